@@ -1,0 +1,102 @@
+#include "log.h"
+
+#include <bpf/libbpf.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+#include "clock.h"
+
+namespace tif {
+
+namespace {
+std::atomic<int> g_min_level{int(Level::info)};
+std::mutex g_out_mu;  // lines from the io_context thread and the HTTP threads never interleave
+
+void write_line(const Fields& j, bool flush)
+{
+    std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line.push_back('\n');
+    std::lock_guard lk(g_out_mu);
+    fwrite(line.data(), 1, line.size(), stdout);
+    if (flush)
+        fflush(stdout);
+}
+
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap)
+{
+    Level l = level == LIBBPF_WARN ? Level::warn
+              : level == LIBBPF_INFO ? Level::info
+                                     : Level::debug;
+    if (!Log::enabled(l))
+        return 0;
+    char buf[8192];
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    std::string text(buf, n < 0 ? 0 : std::min<size_t>(size_t(n), sizeof(buf) - 1));
+    while (!text.empty() && text.back() == '\n')
+        text.pop_back();
+    Log::msg(l, text, Fields{{"component", "libbpf"}});
+    return n;
+}
+}  // namespace
+
+std::string_view level_name(Level l)
+{
+    switch (l) {
+    case Level::debug:
+        return "debug";
+    case Level::info:
+        return "info";
+    case Level::warn:
+        return "warn";
+    case Level::error:
+        return "error";
+    }
+    return "info";
+}
+
+std::optional<Level> parse_level(std::string_view s)
+{
+    for (Level l : {Level::debug, Level::info, Level::warn, Level::error})
+        if (s == level_name(l))
+            return l;
+    return std::nullopt;
+}
+
+Fields log_head(int64_t realtime_ns, Level l, std::string_view text)
+{
+    Fields j = Fields::object();
+    j["ts"] = format_rfc3339_ns(realtime_ns);
+    j["level"] = level_name(l);
+    j["msg"] = text;
+    j["v"] = LOG_SCHEMA_VERSION;
+    return j;
+}
+
+void Log::set_min_level(Level l) { g_min_level = int(l); }
+bool Log::enabled(Level l) { return int(l) >= g_min_level.load(std::memory_order_relaxed); }
+
+void Log::msg(Level l, std::string_view text, const Fields& fields)
+{
+    if (!enabled(l))
+        return;
+    Fields j = log_head(realtime_now_ns(), l, text);
+    for (auto& [k, v] : fields.items())
+        j[k] = v;
+    write_line(j, true);
+}
+
+void Log::event(const Fields& line) { write_line(line, false); }
+
+void Log::flush()
+{
+    std::lock_guard lk(g_out_mu);
+    fflush(stdout);
+}
+
+void Log::route_libbpf() { libbpf_set_print(libbpf_print); }
+
+}  // namespace tif

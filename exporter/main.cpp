@@ -1,0 +1,30 @@
+// traceiface: per-interface TCP health from eBPF, for Prometheus and Loki.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "daemon.h"
+#include "log.h"
+#include "options.h"
+#include "version.h"
+
+int main(int argc, char** argv)
+{
+    std::vector<std::string> args(argv + 1, argv + argc);
+    auto opt = tif::parse_options(args);
+    if (!opt) {
+        std::fprintf(stderr, "traceiface: %s\n", opt.error().what.c_str());
+        return 2;
+    }
+    if (opt->help) {
+        std::fputs(tif::usage().c_str(), stdout);
+        return 0;
+    }
+    if (opt->version) {
+        std::printf("traceiface %s (revision %s)\n", TRACEIFACE_VERSION, TRACEIFACE_REVISION);
+        return 0;
+    }
+    tif::Log::set_min_level(opt->log_level);
+    tif::Log::route_libbpf();
+    return tif::run_daemon(*opt);
+}

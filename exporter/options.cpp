@@ -1,0 +1,146 @@
+#include "options.h"
+
+#include <charconv>
+#include <functional>
+#include <map>
+
+#include "version.h"
+
+namespace tif {
+
+namespace {
+Result<uint64_t> parse_uint(std::string_view flag, std::string_view v, uint64_t max)
+{
+    uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || p != v.data() + v.size() || v.empty() || n > max)
+        return Error{EINVAL, std::string(flag) + ": not a number in [0, " + std::to_string(max) +
+                                 "]: \"" + std::string(v) + "\""};
+    return n;
+}
+}  // namespace
+
+Result<ListenAddress> parse_listen_address(std::string_view s)
+{
+    const auto bad = [&](std::string why) {
+        return Error{EINVAL, "--web.listen-address: " + why + ": \"" + std::string(s) + "\""};
+    };
+    ListenAddress a;
+    std::string_view port;
+    if (!s.empty() && s.front() == '[') {
+        auto close = s.find(']');
+        if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
+            return bad("expected [ipv6]:port");
+        a.host = std::string(s.substr(1, close - 1));
+        port = s.substr(close + 2);
+    } else {
+        auto colon = s.rfind(':');
+        if (colon == std::string_view::npos)
+            return bad("expected host:port or :port");
+        a.host = std::string(s.substr(0, colon));
+        if (a.host.find(':') != std::string::npos)
+            return bad("put an IPv6 address in brackets");
+        port = s.substr(colon + 1);
+    }
+    auto n = parse_uint("--web.listen-address", port, 65535);
+    if (!n || *n == 0)
+        return bad("port must be 1-65535");
+    a.port = uint16_t(*n);
+    return a;
+}
+
+Result<Options> parse_options(const std::vector<std::string>& args)
+{
+    Options o;
+    using Setter = std::function<Status(std::string_view)>;
+    const std::map<std::string, Setter, std::less<>> flags = {
+        {"--web.listen-address",
+         [&](std::string_view v) -> Status {
+             auto a = parse_listen_address(v);
+             if (!a)
+                 return a.error();
+             o.listen = *a;
+             return Ok{};
+         }},
+        {"--web.telemetry-path",
+         [&](std::string_view v) -> Status {
+             if (v.size() < 2 || v.front() != '/' || v.starts_with("/-/"))
+                 return Error{EINVAL, "--web.telemetry-path: must start with '/', not be '/' and "
+                                      "not be under /-/: \"" + std::string(v) + "\""};
+             o.telemetry_path = std::string(v);
+             return Ok{};
+         }},
+        {"--log.level",
+         [&](std::string_view v) -> Status {
+             auto l = parse_level(v);
+             if (!l)
+                 return Error{EINVAL, "--log.level: one of debug, info, warn, error: \"" +
+                                          std::string(v) + "\""};
+             o.log_level = *l;
+             return Ok{};
+         }},
+        {"--bpf.ringbuf-bytes",
+         [&](std::string_view v) -> Status {
+             auto n = parse_uint("--bpf.ringbuf-bytes", v, 1u << 30);
+             if (!n)
+                 return n.error();
+             if (*n < 4096 || (*n & (*n - 1)) != 0)
+                 return Error{EINVAL, "--bpf.ringbuf-bytes: a power of two >= 4096: \"" +
+                                          std::string(v) + "\""};
+             o.ringbuf_bytes = uint32_t(*n);
+             return Ok{};
+         }},
+    };
+
+    for (size_t i = 0; i < args.size(); ++i) {
+        std::string_view a = args[i];
+        if (a == "-h" || a == "--help") {
+            o.help = true;
+            continue;
+        }
+        if (a == "--version") {
+            o.version = true;
+            continue;
+        }
+        std::string_view name = a, value;
+        bool has_value = false;
+        if (auto eq = a.find('='); eq != std::string_view::npos) {
+            name = a.substr(0, eq);
+            value = a.substr(eq + 1);
+            has_value = true;
+        }
+        auto it = flags.find(name);
+        if (it == flags.end())
+            return Error{EINVAL, "unknown flag \"" + std::string(name) + "\" (see --help)"};
+        if (!has_value) {
+            if (i + 1 >= args.size())
+                return Error{EINVAL, std::string(name) + ": missing value"};
+            value = args[++i];
+        }
+        if (auto st = it->second(value); !st)
+            return st.error();
+    }
+    return o;
+}
+
+std::string usage()
+{
+    return std::string("usage: traceiface [flags]\n\n") +
+           "traceiface " TRACEIFACE_VERSION " - per-interface TCP health from eBPF, for "
+           "Prometheus and Loki.\nRuns as root (or with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN).\n\n"
+           "Flags:\n"
+           "  --web.listen-address=HOST:PORT  where /metrics is served; \":PORT\" means every\n"
+           "                                  address (default \":" +
+           std::to_string(DEFAULT_PORT) +
+           "\")\n"
+           "  --web.telemetry-path=PATH       path of the metrics (default \"/metrics\")\n"
+           "  --log.level=LEVEL               debug, info, warn or error (default info)\n"
+           "  --bpf.ringbuf-bytes=N           size of each event ring buffer, a power of two\n"
+           "                                  >= 4096 (default 262144)\n"
+           "  -h, --help                      this text\n"
+           "  --version                       version and build details\n\n"
+           "Output: one JSON object per line on stdout, events and daemon messages alike.\n"
+           "Endpoints: /metrics, /-/healthy, /-/ready, / (landing page).\n";
+}
+
+}  // namespace tif

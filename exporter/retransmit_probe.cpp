@@ -1,0 +1,79 @@
+#include "retransmit_probe.h"
+
+#include "bpf_maps.h"
+#include "btf_info.h"
+#include "log.h"
+#include "tcp_retransmit.skel.h"
+
+namespace tif {
+
+static_assert(sizeof(tif_iface_ref) == 24, "tif_iface_ref layout shared with the probes");
+static_assert(sizeof(tif_rtx_key) == 28, "tif_rtx_key layout shared with the probes");
+static_assert(sizeof(tif_rtx_counts) == 16, "tif_rtx_counts layout shared with the probes");
+static_assert(sizeof(tif_rtx_event) == 120, "tif_rtx_event layout shared with the probes");
+
+RetransmitProbe::~RetransmitProbe() = default;
+
+Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& opt)
+{
+    std::unique_ptr<RetransmitProbe> p(new RetransmitProbe());
+    p->skel_ = BpfSkeleton<tcp_retransmit_bpf>(tcp_retransmit_bpf::open());
+    if (!p->skel_)
+        return os_error(errno, "open BPF object tcp_retransmit");
+
+    // Kernels from 6.13 pass the retransmit's result as a third argument and fire the
+    // tracepoint for failed attempts too; older ones fire only on success.
+    auto nargs = tracepoint_arg_count("tcp_retransmit_skb");
+    if (!nargs)
+        return nargs.error();
+    p->skel_->rodata->tp_has_err = *nargs >= 3;
+    p->skel_->rodata->host_netns_ino = opt.host_netns_ino;
+    if (int err = bpf_map__set_max_entries(p->skel_->maps.rtx_events, opt.ringbuf_bytes))
+        return os_error(err, "size ring buffer rtx_events to " + std::to_string(opt.ringbuf_bytes));
+
+    if (int err = tcp_retransmit_bpf::load(p->skel_.get()))
+        return os_error(err, "load BPF programs tcp_retransmit (verifier log above)");
+
+    // The overflow entry must exist before the map can fill up (see count() in the probe).
+    for (uint32_t kind = 0; kind < TIF_RTX_KIND_MAX; ++kind) {
+        tif_rtx_key key{};
+        key.kind = kind;
+        std::vector<tif_rtx_counts> zero(static_cast<size_t>(possible_cpus()));
+        if (bpf_map_update_elem(bpf_map__fd(p->skel_->maps.rtx_counts), &key, zero.data(),
+                                BPF_NOEXIST) != 0 &&
+            errno != EEXIST)
+            return os_error(errno, "create overflow entry in rtx_counts");
+    }
+
+    if (int err = tcp_retransmit_bpf::attach(p->skel_.get()))
+        return os_error(err, "attach tp_btf/tcp_retransmit_skb and tp_btf/tcp_retransmit_synack");
+    Log::msg(Level::info, "probe attached",
+             Fields{{"probe", "tcp_retransmit"}, {"tp_has_err", bool(p->skel_->rodata->tp_has_err)}});
+    return p;
+}
+
+int RetransmitProbe::events_map_fd() const { return bpf_map__fd(skel_->maps.rtx_events); }
+
+Result<std::vector<RtxSample>> RetransmitProbe::read_counts() const
+{
+    std::vector<RtxSample> out;
+    auto st = for_each_percpu_hash<tif_rtx_key, tif_rtx_counts>(
+        bpf_map__fd(skel_->maps.rtx_counts),
+        [&](const tif_rtx_key& k, const tif_rtx_counts& v) { out.push_back({k, v}); });
+    if (!st)
+        return st.error();
+    return out;
+}
+
+Result<ProbeStats> RetransmitProbe::read_stats() const
+{
+    auto v = read_percpu_u64_array(bpf_map__fd(skel_->maps.tif_stats), TIF_STAT_MAX);
+    if (!v)
+        return v.error();
+    ProbeStats s{};
+    for (size_t i = 0; i < s.size(); ++i)
+        s[i] = (*v)[i];
+    return s;
+}
+
+}  // namespace tif

@@ -1,0 +1,45 @@
+// The TCP retransmit probe: open -> configure -> load -> attach of tcp_retransmit.bpf.c, and
+// the reads /metrics needs (per-interface counters, produced/lost event counts).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "bpf_raii.h"
+#include "iface_ref.h"
+#include "result.h"
+#include "tcp_retransmit.h"
+
+struct tcp_retransmit_bpf;
+
+namespace tif {
+
+struct RtxSample {
+    tif_rtx_key key;
+    tif_rtx_counts counts;
+};
+
+using ProbeStats = std::array<uint64_t, TIF_STAT_MAX>;
+
+class RetransmitProbe {
+public:
+    struct Options {
+        uint32_t host_netns_ino = 0;
+        uint32_t ringbuf_bytes = 256 * 1024;  // power of two, multiple of the page size
+    };
+
+    static Result<std::unique_ptr<RetransmitProbe>> start(const Options& opt);
+    ~RetransmitProbe();
+
+    int events_map_fd() const;
+    Result<std::vector<RtxSample>> read_counts() const;
+    Result<ProbeStats> read_stats() const;
+
+private:
+    RetransmitProbe() = default;
+    BpfSkeleton<tcp_retransmit_bpf> skel_;
+};
+
+}  // namespace tif

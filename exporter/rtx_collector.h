@@ -1,0 +1,26 @@
+// /metrics for the retransmit probe: per-interface, per-kind segment counters read from the
+// kernel's per-CPU map at scrape time.
+#pragma once
+
+#include "iface_label.h"
+#include "metrics_registry.h"
+#include "retransmit_probe.h"
+
+namespace tif {
+
+class RetransmitCollector : public Collector {
+public:
+    RetransmitCollector(const RetransmitProbe& probe, uint32_t host_netns_ino, IfNameLookup names)
+        : probe_(probe), host_netns_ino_(host_netns_ino), names_(std::move(names))
+    {
+    }
+    std::string_view name() const override { return "tcp_retransmit"; }
+    Status collect(std::vector<prometheus::MetricFamily>& out) override;
+
+private:
+    const RetransmitProbe& probe_;
+    uint32_t host_netns_ino_;
+    IfNameLookup names_;
+};
+
+}  // namespace tif

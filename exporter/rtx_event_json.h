@@ -1,0 +1,21 @@
+// The JSON log line of one TCP retransmit (schema in README "Log lines").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "log.h"
+#include "tcp_retransmit.h"
+
+namespace tif {
+
+std::string_view tcp_state_name(uint8_t state);
+std::string_view rtx_kind_name(uint8_t kind);
+std::string format_addr(uint16_t family, const uint8_t (&addr)[16]);
+
+// `iface` is the label from iface_label(); `route_iface` the socket's own route device label.
+Fields rtx_event_json(const tif_rtx_event& e, int64_t boot_to_realtime_ns, const std::string& iface,
+                      const std::string& route_iface);
+
+}  // namespace tif

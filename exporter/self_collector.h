@@ -1,0 +1,33 @@
+// The exporter's own health: build info and, per event pipeline, what the kernel produced,
+// what it lost because the ring buffer was full, and what user space consumed.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "metrics_registry.h"
+#include "retransmit_probe.h"
+
+namespace tif {
+
+struct EventPipeline {
+    std::string probe;
+    std::function<Result<ProbeStats>()> kernel_stats;
+    std::function<uint64_t()> consumed;
+};
+
+class SelfCollector : public Collector {
+public:
+    explicit SelfCollector(std::vector<EventPipeline> pipelines)
+        : pipelines_(std::move(pipelines))
+    {
+    }
+    std::string_view name() const override { return "self"; }
+    Status collect(std::vector<prometheus::MetricFamily>& out) override;
+
+private:
+    std::vector<EventPipeline> pipelines_;
+};
+
+}  // namespace tif

@@ -1,0 +1,48 @@
+// The HTTP face of the exporter (cpp-httplib): the metrics path, /-/healthy, /-/ready and a
+// landing page. It binds synchronously so a taken port fails start-up with a clear error,
+// then serves from its own small thread pool, off the io_context.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "metrics_registry.h"
+#include "options.h"
+#include "result.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace tif {
+
+class HttpServer {
+public:
+    struct Options {
+        ListenAddress listen;
+        std::string telemetry_path = "/metrics";
+    };
+
+    HttpServer(Options opt, const MetricsRegistry& registry, std::function<bool()> ready);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    Status start();
+    void stop();
+    uint16_t port() const { return port_; }
+
+private:
+    void routes();
+
+    Options opt_;
+    const MetricsRegistry& registry_;
+    std::function<bool()> ready_;
+    std::unique_ptr<httplib::Server> srv_;
+    std::thread thread_;
+    uint16_t port_ = 0;
+};
+
+}  // namespace tif

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* TCP retransmits per interface.
+ *
+ * Counting happens here, in a per-CPU hash keyed by (interface, kind): the counter matches
+ * the kernel's TcpRetransSegs even when user space falls behind. Each retransmit is also sent
+ * to user space as one ring-buffer event for the JSON log; a full buffer is counted. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "iface_resolve.bpf.h"
+#include "tcp_retransmit.h"
+#include "tif_stats.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define TIF_AF_INET 2
+#define TIF_AF_INET6 10
+#define TIF_TCPHDR_SYN 0x02
+#define TIF_TCP_CA_RECOVERY 3
+#define TIF_TCP_CA_LOSS 4
+#define TIF_TCP_SYN_RECV 3
+#define TIF_EBUSY 16
+#define TIF_ENOMEM 12
+#define TIF_EAGAIN 11
+#define TIF_EHOSTUNREACH 113
+
+/* Set before load: whether tcp_retransmit_skb carries the `err` argument (kernel 6.13+). */
+const volatile bool tp_has_err = false;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct tif_rtx_key);
+    __type(value, struct tif_rtx_counts);
+} rtx_counts SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 256 * 1024);
+} rtx_events SEC(".maps");
+
+/* Adds to the (interface, kind) counter; when the map is full the segments go to the overflow
+ * entry (ifindex 0, empty name, netns 0) which user space pre-creates, so none is lost. */
+static __always_inline void count(const struct tif_rtx_key* key, __u32 segs)
+{
+    struct tif_rtx_counts* c = bpf_map_lookup_elem(&rtx_counts, key);
+
+    if (!c) {
+        struct tif_rtx_counts zero = {};
+        /* EEXIST from a racing CPU is fine: the lookup below finds its entry. */
+        bpf_map_update_elem(&rtx_counts, key, &zero, BPF_NOEXIST);
+        c = bpf_map_lookup_elem(&rtx_counts, key);
+        if (!c) {
+            struct tif_rtx_key overflow = {.kind = key->kind};
+            tif_stat_inc(TIF_STAT_MAP_FULL);
+            c = bpf_map_lookup_elem(&rtx_counts, &overflow);
+            if (!c)
+                return;
+        }
+    }
+    c->segs += segs;
+    c->events += 1;
+}
+
+static __always_inline void fill_addrs(struct tif_rtx_event* e, const struct sock_common* skc)
+{
+    e->family = BPF_CORE_READ(skc, skc_family);
+    e->state = BPF_CORE_READ(skc, skc_state);
+    e->sport = BPF_CORE_READ(skc, skc_num);
+    e->dport = __builtin_bswap16(BPF_CORE_READ(skc, skc_dport));
+    if (e->family == TIF_AF_INET) {
+        bpf_core_read(e->saddr, 4, &skc->skc_rcv_saddr);
+        bpf_core_read(e->daddr, 4, &skc->skc_daddr);
+    } else if (e->family == TIF_AF_INET6) {
+        bpf_core_read(e->saddr, 16, &skc->skc_v6_rcv_saddr);
+        bpf_core_read(e->daddr, 16, &skc->skc_v6_daddr);
+    }
+}
+
+/* Errors __tcp_retransmit_skb returns before it adds to TcpRetransSegs: those retransmits
+ * never happened and the kernel does not count them, so neither do we. */
+static __always_inline bool counted_by_kernel(int err)
+{
+    return err != -TIF_EBUSY && err != -TIF_ENOMEM && err != -TIF_EAGAIN &&
+           err != -TIF_EHOSTUNREACH;
+}
+
+static __always_inline __u8 data_kind(const struct sock* sk, const struct sk_buff* skb)
+{
+    const struct tcp_skb_cb* cb = (const void*)&skb->cb[0];
+    const struct inet_connection_sock* icsk = (const void*)sk;
+
+    if (BPF_CORE_READ(cb, tcp_flags) & TIF_TCPHDR_SYN)
+        return TIF_RTX_SYN;
+    switch (BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state)) {
+    case TIF_TCP_CA_LOSS:
+        return TIF_RTX_RTO;
+    case TIF_TCP_CA_RECOVERY:
+        return TIF_RTX_FAST;
+    default:
+        return TIF_RTX_OTHER;
+    }
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int tif_tcp_retransmit_skb(u64* ctx)
+{
+    const struct sock* sk = (const void*)ctx[0];
+    const struct sk_buff* skb = (const void*)ctx[1];
+    int err = 0;
+
+    if (tp_has_err)
+        err = (int)ctx[2];
+    if (!counted_by_kernel(err))
+        return 0;
+
+    const struct tcp_skb_cb* cb = (const void*)&skb->cb[0];
+    __u32 segs = BPF_CORE_READ(cb, tcp_gso_segs);
+    if (segs == 0)
+        segs = 1;
+
+    struct tif_rtx_key key = {.kind = data_kind(sk, skb)};
+    struct tif_iface_ref route = {};
+    if (!tif_resolve_route_dev(sk, &key.iface, &route))
+        key.iface.netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+    count(&key, segs);
+
+    struct tif_rtx_event* e = tif_ringbuf_reserve(&rtx_events, sizeof(*e));
+    if (!e)
+        return 0;
+    __builtin_memset(e, 0, sizeof(*e));
+    e->ts_boot_ns = bpf_ktime_get_boot_ns();
+    e->sock_cookie = bpf_get_socket_cookie((void*)sk);
+    e->iface = key.iface;
+    e->route_iface = route;
+    fill_addrs(e, &sk->__sk_common);
+    e->kind = key.kind;
+    e->segs = segs;
+    e->srtt_us = BPF_CORE_READ((const struct tcp_sock*)sk, srtt_us) >> 3;
+    e->err = err;
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+
+/* A SYN-ACK has no cached route: the listener's request only remembers the interface the SYN
+ * came in by (ir_iif), and often not even that. ifindex 0 then means "route unknown". */
+SEC("tp_btf/tcp_retransmit_synack")
+int tif_tcp_retransmit_synack(u64* ctx)
+{
+    const struct sock* sk = (const void*)ctx[0];
+    const struct request_sock* req = (const void*)ctx[1];
+
+    struct tif_rtx_key key = {.kind = TIF_RTX_SYNACK};
+    key.iface.netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+    key.iface.ifindex = BPF_CORE_READ(req, __req_common.skc_bound_dev_if) /* ir_iif */;
+    count(&key, 1);
+
+    struct tif_rtx_event* e = tif_ringbuf_reserve(&rtx_events, sizeof(*e));
+    if (!e)
+        return 0;
+    __builtin_memset(e, 0, sizeof(*e));
+    e->ts_boot_ns = bpf_ktime_get_boot_ns();
+    e->iface = key.iface;
+    e->route_iface = key.iface;
+    fill_addrs(e, &req->__req_common);
+    e->state = TIF_TCP_SYN_RECV; /* the request's own state, not the listener's */
+    e->kind = TIF_RTX_SYNACK;
+    e->segs = 1;
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* tcp_retransmit.bpf.c <-> exporter: the retransmit event and the in-kernel counter. */
+#ifndef TRACEIFACE_TCP_RETRANSMIT_H
+#define TRACEIFACE_TCP_RETRANSMIT_H
+
+#include "iface_ref.h"
+
+/* What kind of retransmit the kernel made, told apart from the socket's own state. */
+enum tif_rtx_kind {
+    TIF_RTX_SYN = 0,    /* our SYN again: the peer did not answer */
+    TIF_RTX_SYNACK = 1, /* a listener's SYN-ACK again (tcp_retransmit_synack) */
+    TIF_RTX_RTO = 2,    /* data, retransmission timeout (congestion state Loss) */
+    TIF_RTX_FAST = 3,   /* data, fast retransmit / recovery (state Recovery) */
+    TIF_RTX_OTHER = 4,  /* data in any other state: tail loss probes, RACK reordering, ... */
+    TIF_RTX_KIND_MAX = 5,
+};
+
+/* Key of the per-CPU counter map: segments are summed in the kernel, so /metrics is exact
+ * even when the event ring buffer overflows. */
+struct tif_rtx_key {
+    struct tif_iface_ref iface;
+    __u32 kind;
+};
+
+struct tif_rtx_counts {
+    __u64 segs;   /* retransmitted segments, as the kernel's TcpRetransSegs counts them */
+    __u64 events; /* retransmit calls (one skb can carry several segments) */
+};
+
+/* One retransmit, for the JSON log line. */
+struct tif_rtx_event {
+    __u64 ts_boot_ns;  /* bpf_ktime_get_boot_ns() */
+    __u64 sock_cookie; /* SO_COOKIE of the socket; 0 for SYN-ACKs (no full socket yet) */
+    struct tif_iface_ref iface;       /* where it is counted: the host-side interface */
+    struct tif_iface_ref route_iface; /* the socket's own route device, maybe in another netns */
+    __u8 saddr[16];                   /* IPv4 in the first 4 bytes, or IPv6 */
+    __u8 daddr[16];
+    __u16 sport; /* host byte order */
+    __u16 dport; /* host byte order */
+    __u16 family;
+    __u8 state; /* TCP_ESTABLISHED, ... */
+    __u8 kind;  /* enum tif_rtx_kind */
+    __u32 segs;
+    __u32 srtt_us; /* smoothed RTT of the flow at that moment */
+    __s32 err;     /* what the retransmit returned (kernels with the err argument) */
+    __u32 _pad;
+};
+
+#endif

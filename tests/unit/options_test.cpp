@@ -1,0 +1,79 @@
+#include <doctest/doctest.h>
+
+#include "options.h"
+
+using namespace tif;
+
+TEST_CASE("defaults follow exporter conventions")
+{
+    auto o = parse_options({});
+    REQUIRE(o);
+    CHECK(o->listen.host.empty());
+    CHECK(o->listen.port == DEFAULT_PORT);
+    CHECK(DEFAULT_PORT != 9435);
+    CHECK(o->telemetry_path == "/metrics");
+    CHECK(o->log_level == Level::info);
+}
+
+TEST_CASE("listen addresses")
+{
+    auto a = parse_listen_address("127.0.0.1:9999");
+    REQUIRE(a);
+    CHECK(a->host == "127.0.0.1");
+    CHECK(a->port == 9999);
+    a = parse_listen_address(":1234");
+    REQUIRE(a);
+    CHECK(a->host.empty());
+    a = parse_listen_address("[::1]:80");
+    REQUIRE(a);
+    CHECK(a->host == "::1");
+    CHECK(a->port == 80);
+    for (const char* bad : {"", "9100", "host:", "host:0", "host:65536", "::1:80", "[::1]80",
+                            "h:12x"}) {
+        CAPTURE(bad);
+        auto r = parse_listen_address(bad);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().what.find("--web.listen-address") != std::string::npos);
+    }
+}
+
+TEST_CASE("both --flag=value and --flag value")
+{
+    auto o = parse_options({"--web.listen-address=127.0.0.1:1", "--web.telemetry-path",
+                            "/m", "--log.level=debug", "--bpf.ringbuf-bytes=65536"});
+    REQUIRE(o);
+    CHECK(o->listen.port == 1);
+    CHECK(o->telemetry_path == "/m");
+    CHECK(o->log_level == Level::debug);
+    CHECK(o->ringbuf_bytes == 65536);
+}
+
+TEST_CASE("bad flags are refused with the flag named")
+{
+    struct Case {
+        std::vector<std::string> args;
+        const char* needle;
+    };
+    for (const auto& c : std::vector<Case>{
+             {{"--nope"}, "unknown flag \"--nope\""},
+             {{"--web.telemetry-path"}, "missing value"},
+             {{"--web.telemetry-path=metrics"}, "--web.telemetry-path"},
+             {{"--web.telemetry-path=/"}, "--web.telemetry-path"},
+             {{"--web.telemetry-path=/-/ready"}, "--web.telemetry-path"},
+             {{"--log.level=loud"}, "--log.level"},
+             {{"--bpf.ringbuf-bytes=1000"}, "power of two"},
+             {{"--bpf.ringbuf-bytes=-1"}, "--bpf.ringbuf-bytes"},
+         }) {
+        auto o = parse_options(c.args);
+        REQUIRE_FALSE(o);
+        CHECK(o.error().what.find(c.needle) != std::string::npos);
+    }
+}
+
+TEST_CASE("help and version")
+{
+    CHECK(parse_options({"--help"})->help);
+    CHECK(parse_options({"-h"})->help);
+    CHECK(parse_options({"--version"})->version);
+    CHECK(usage().find("--web.listen-address") != std::string::npos);
+}

@@ -33,8 +33,13 @@ endif()
 add_custom_target(traceiface_skeletons)
 file(GLOB TRACEIFACE_PROBE_HEADERS ${CMAKE_SOURCE_DIR}/probes/*.h)
 
+# traceiface_bpf_skeleton(NAME [SOURCE_DIR]): SOURCE_DIR defaults to probes/.
 function(traceiface_bpf_skeleton name)
-  set(src ${CMAKE_SOURCE_DIR}/probes/${name}.bpf.c)
+  set(dir ${CMAKE_SOURCE_DIR}/probes)
+  if(ARGC GREATER 1)
+    set(dir ${ARGV1})
+  endif()
+  set(src ${dir}/${name}.bpf.c)
   set(obj ${TRACEIFACE_GENERATED_DIR}/${name}.bpf.o)
   set(skel ${TRACEIFACE_GENERATED_DIR}/${name}.skel.h)
   add_custom_command(

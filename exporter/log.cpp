@@ -15,15 +15,16 @@ namespace tif {
 namespace {
 std::atomic<int> g_min_level{int(Level::info)};
 std::mutex g_out_mu;  // lines from the io_context thread and the HTTP threads never interleave
+FILE* g_out = stdout;
 
 void write_line(const Fields& j, bool flush)
 {
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
     std::lock_guard lk(g_out_mu);
-    fwrite(line.data(), 1, line.size(), stdout);
+    fwrite(line.data(), 1, line.size(), g_out);
     if (flush)
-        fflush(stdout);
+        fflush(g_out);
 }
 
 int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap)
@@ -94,7 +95,13 @@ void Log::event(const Fields& line) { write_line(line, false); }
 void Log::flush()
 {
     std::lock_guard lk(g_out_mu);
-    fflush(stdout);
+    fflush(g_out);
+}
+
+void Log::set_output(FILE* out)
+{
+    std::lock_guard lk(g_out_mu);
+    g_out = out ? out : stdout;
 }
 
 void Log::route_libbpf() { libbpf_set_print(libbpf_print); }

@@ -2,6 +2,7 @@
 // Loki (or jq) reads both with the same `| json`. Schema version in LOG_SCHEMA_VERSION.
 #pragma once
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
@@ -29,6 +30,9 @@ public:
     // by stdio; the caller flushes after each batch.
     static void event(const Fields& line);
     static void flush();
+
+    // Where lines go (stdout unless a test captures them).
+    static void set_output(FILE* out);
 
     // libbpf's own messages (including the verifier log of a failed load) become our lines.
     static void route_libbpf();

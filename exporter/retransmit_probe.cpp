@@ -1,5 +1,6 @@
 #include "retransmit_probe.h"
 
+#include "bpf_load.h"
 #include "bpf_maps.h"
 #include "btf_info.h"
 #include "log.h"
@@ -31,8 +32,8 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     if (int err = bpf_map__set_max_entries(p->skel_->maps.rtx_events, opt.ringbuf_bytes))
         return os_error(err, "size ring buffer rtx_events to " + std::to_string(opt.ringbuf_bytes));
 
-    if (int err = tcp_retransmit_bpf::load(p->skel_.get()))
-        return os_error(err, "load BPF programs tcp_retransmit (verifier log above)");
+    if (auto st = load_skeleton(p->skel_.get(), "tcp_retransmit"); !st)
+        return st.error();
 
     // The overflow entry must exist before the map can fill up (see count() in the probe).
     for (uint32_t kind = 0; kind < TIF_RTX_KIND_MAX; ++kind) {

@@ -1,19 +1,16 @@
 #include "daemon.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstring>
+#include <map>
 
-#include "clock.h"
 #include "http_server.h"
 #include "iface_label.h"
 #include "log.h"
-#include "retransmit_probe.h"
-#include "ring_reader.h"
-#include "rtx_collector.h"
-#include "rtx_event_json.h"
-#include "self_collector.h"
+#include "module.h"
 
 namespace tif {
 
@@ -21,76 +18,73 @@ namespace asio = boost::asio;
 
 namespace {
 
-// One retransmit record from the ring buffer to one JSON line.
-void log_rtx_record(std::span<const std::byte> rec, uint32_t host_ino,
-                    std::atomic<uint64_t>& malformed)
-{
-    tif_rtx_event e{};
-    if (rec.size() < sizeof(e)) {  // never happens with matching builds; count, don't guess
-        malformed.fetch_add(1, std::memory_order_relaxed);
-        return;
+// traceiface_probe_up{probe}: which modules started, so one missing tracepoint degrades one
+// probe and says so, instead of taking the daemon down.
+class ProbeUpCollector : public Collector {
+public:
+    explicit ProbeUpCollector(std::map<std::string, bool> up) : up_(std::move(up)) {}
+    std::string_view name() const override { return "probe_up"; }
+    Status collect(std::vector<prometheus::MetricFamily>& out) override
+    {
+        auto f = make_family("traceiface_probe_up",
+                             "Whether a probe loaded and attached (1) or failed (0).",
+                             prometheus::MetricType::Gauge);
+        for (const auto& [name, up] : up_)
+            add_sample(f, {{"probe", name}}, up ? 1 : 0);
+        out.push_back(std::move(f));
+        return Ok{};
     }
-    std::memcpy(&e, rec.data(), sizeof(e));
-    std::string iface = iface_label(e.iface, host_ino, host_ifname);
-    std::string route = iface_label(e.route_iface, host_ino, host_ifname);
-    Log::event(rtx_event_json(e, boottime_to_realtime_offset_ns(), iface, route));
-}
 
-void fatal(const Error& e)
-{
-    Log::msg(Level::error, "start-up failed", Fields{{"error", e.message()}});
-}
+private:
+    std::map<std::string, bool> up_;
+};
 
 }  // namespace
 
 int run_daemon(const Options& opt)
 {
-    const uint32_t host_ino = own_netns_ino();
-    Log::msg(Level::info, "starting",
-             Fields{{"host_netns", host_ino}, {"listen_port", opt.listen.port}});
-
-    auto probe = RetransmitProbe::start({.host_netns_ino = host_ino,
-                                         .ringbuf_bytes = opt.ringbuf_bytes});
-    if (!probe) {
-        fatal(probe.error());
-        return 1;
-    }
-
     asio::io_context io;
-    std::atomic<uint64_t> malformed{0};
-    auto reader = RingReader::create(
-        io, "rtx_events", (*probe)->events_map_fd(),
-        [&](std::span<const std::byte> rec) { log_rtx_record(rec, host_ino, malformed); },
-        [] { Log::flush(); });
-    if (!reader) {
-        fatal(reader.error());
+    MetricsRegistry registry;
+    DaemonContext ctx{io, opt, own_netns_ino(), registry, {}, {}, {}, {}};
+    Log::msg(Level::info, "starting",
+             Fields{{"host_netns", ctx.host_netns_ino}, {"listen_port", opt.listen.port}});
+
+    std::map<std::string, bool> up;
+    for (const auto& m : all_modules()) {
+        Status st = m.start(ctx);
+        up[m.name] = bool(st);
+        if (!st)
+            Log::msg(Level::error, "probe failed to start; continuing without it",
+                     Fields{{"probe", m.name}, {"error", st.error().message()}});
+    }
+    const bool all_up = std::all_of(up.begin(), up.end(), [](auto& kv) { return kv.second; });
+    if (std::none_of(up.begin(), up.end(), [](auto& kv) { return kv.second; })) {
+        Log::msg(Level::error, "no probe could start; exiting");
         return 1;
     }
-
-    MetricsRegistry registry;
-    const RetransmitProbe& rp = **probe;
-    registry.add(std::make_unique<RetransmitCollector>(rp, host_ino, host_ifname));
-    RingReader& rr = **reader;
-    registry.add(std::make_unique<SelfCollector>(std::vector<EventPipeline>{
-        {"tcp_retransmit", [&rp] { return rp.read_stats(); }, [&rr] { return rr.consumed(); }}}));
+    registry.add(std::make_unique<ProbeUpCollector>(up));
+    registry.add(std::make_unique<SelfCollector>(ctx.pipelines));
 
     std::atomic<bool> ready{false};
     HttpServer http({.listen = opt.listen, .telemetry_path = opt.telemetry_path}, registry,
                     [&ready] { return ready.load(); });
     if (auto st = http.start(); !st) {
-        fatal(st.error());
+        Log::msg(Level::error, "start-up failed", Fields{{"error", st.error().message()}});
         return 1;
     }
-
-    rr.start();
-    ready = true;
+    for (auto& r : ctx.readers)
+        r->start();
+    ready = all_up;
 
     asio::signal_set stop_signals(io, SIGINT, SIGTERM);
     stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec)
             return;
         Log::msg(Level::info, "shutting down", Fields{{"signal", strsignal(sig)}});
-        rr.stop();
+        for (auto& r : ctx.readers)
+            r->stop();
+        for (auto& f : ctx.on_stop)
+            f();
         io.stop();
     });
     asio::signal_set hup(io, SIGHUP);
@@ -108,11 +102,15 @@ int run_daemon(const Options& opt)
 
     ready = false;
     http.stop();
-    rr.drain();  // what the kernel already handed over still gets its log line
+    uint64_t consumed = 0;
+    for (auto& r : ctx.readers) {
+        r->drain();  // what the kernel already handed over still gets its log line
+        consumed += r->consumed();
+    }
     Log::flush();
-    const uint64_t consumed = rr.consumed();
-    reader->reset();
-    probe->reset();  // detaches the programs and frees the maps
+    ctx.readers.clear();
+    while (!ctx.keep_alive.empty())  // reverse order: detaches the programs
+        ctx.keep_alive.pop_back();
     Log::msg(Level::info, "stopped", Fields{{"events_consumed", consumed}});
     return 0;
 }

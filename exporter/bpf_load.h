@@ -9,13 +9,11 @@
 
 namespace tif {
 
-template <class Skel>
-Status load_skeleton(Skel* skel, const std::string& name)
-{
+template <class Skel> Status load_skeleton(Skel* skel, const std::string& name) {
     if (int err = Skel::load(skel))
         return os_error(err, "load BPF object " + name +
                                  " (the verifier's reason is in the libbpf lines above)");
     return Ok{};
 }
 
-}  // namespace tif
+} // namespace tif

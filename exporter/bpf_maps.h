@@ -21,8 +21,7 @@ Result<std::vector<uint64_t>> read_percpu_u64_array(int map_fd, uint32_t slots);
 // Walks a per-CPU hash whose value is a struct of u64 fields, giving the key and the per-field
 // sums. V must consist of u64 only (each per-CPU value is padded to 8 bytes by the kernel).
 template <class K, class V>
-Status for_each_percpu_hash(int map_fd, const std::function<void(const K&, const V&)>& fn)
-{
+Status for_each_percpu_hash(int map_fd, const std::function<void(const K&, const V&)>& fn) {
     static_assert(sizeof(V) % sizeof(uint64_t) == 0, "per-CPU value must be u64 fields");
     constexpr size_t fields = sizeof(V) / sizeof(uint64_t);
     const int ncpu = possible_cpus();
@@ -37,7 +36,7 @@ Status for_each_percpu_hash(int map_fd, const std::function<void(const K&, const
                 for (size_t f = 0; f < fields; ++f)
                     out[f] += buf[size_t(c) * fields + f];
             fn(next, sum);
-        } else if (errno != ENOENT) {  // ENOENT: deleted while we walked, skip it
+        } else if (errno != ENOENT) { // ENOENT: deleted while we walked, skip it
             return os_error(errno, "bpf_map_lookup_elem on per-CPU hash");
         }
         key = next;
@@ -48,4 +47,4 @@ Status for_each_percpu_hash(int map_fd, const std::function<void(const K&, const
     return Ok{};
 }
 
-}  // namespace tif
+} // namespace tif

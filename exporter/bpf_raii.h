@@ -10,12 +10,11 @@
 namespace tif {
 
 class UniqueFd {
-public:
+  public:
     UniqueFd() = default;
     explicit UniqueFd(int fd) : fd_(fd) {}
     UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept
-    {
+    UniqueFd& operator=(UniqueFd&& o) noexcept {
         if (this != &o) {
             reset();
             fd_ = std::exchange(o.fd_, -1);
@@ -29,26 +28,23 @@ public:
     int get() const { return fd_; }
     int release() { return std::exchange(fd_, -1); }
     explicit operator bool() const { return fd_ >= 0; }
-    void reset()
-    {
+    void reset() {
         if (fd_ >= 0)
             ::close(fd_);
         fd_ = -1;
     }
 
-private:
+  private:
     int fd_ = -1;
 };
 
 // Owns a bpftool-generated skeleton `Skel` (C++ skeletons have static open/load/attach/destroy).
-template <class Skel>
-class BpfSkeleton {
-public:
+template <class Skel> class BpfSkeleton {
+  public:
     BpfSkeleton() = default;
     explicit BpfSkeleton(Skel* s) : s_(s) {}
     BpfSkeleton(BpfSkeleton&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-    BpfSkeleton& operator=(BpfSkeleton&& o) noexcept
-    {
+    BpfSkeleton& operator=(BpfSkeleton&& o) noexcept {
         if (this != &o) {
             reset();
             s_ = std::exchange(o.s_, nullptr);
@@ -62,24 +58,22 @@ public:
     Skel* get() const { return s_; }
     Skel* operator->() const { return s_; }
     explicit operator bool() const { return s_ != nullptr; }
-    void reset()
-    {
+    void reset() {
         if (s_)
-            Skel::destroy(s_);  // detaches every link, closes every map and program
+            Skel::destroy(s_); // detaches every link, closes every map and program
         s_ = nullptr;
     }
 
-private:
+  private:
     Skel* s_ = nullptr;
 };
 
 class RingBufferOwner {
-public:
+  public:
     RingBufferOwner() = default;
     explicit RingBufferOwner(ring_buffer* rb) : rb_(rb) {}
     RingBufferOwner(RingBufferOwner&& o) noexcept : rb_(std::exchange(o.rb_, nullptr)) {}
-    RingBufferOwner& operator=(RingBufferOwner&& o) noexcept
-    {
+    RingBufferOwner& operator=(RingBufferOwner&& o) noexcept {
         if (this != &o) {
             reset();
             rb_ = std::exchange(o.rb_, nullptr);
@@ -91,15 +85,14 @@ public:
     ~RingBufferOwner() { reset(); }
 
     ring_buffer* get() const { return rb_; }
-    void reset()
-    {
+    void reset() {
         if (rb_)
             ring_buffer__free(rb_);
         rb_ = nullptr;
     }
 
-private:
+  private:
     ring_buffer* rb_ = nullptr;
 };
 
-}  // namespace tif
+} // namespace tif

@@ -6,8 +6,7 @@
 
 namespace tif {
 
-Result<int> tracepoint_arg_count(const std::string& tp)
-{
+Result<int> tracepoint_arg_count(const std::string& tp) {
     std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), &btf__free);
     if (!vmlinux)
         return os_error(errno, "load kernel BTF (/sys/kernel/btf/vmlinux)");
@@ -17,13 +16,13 @@ Result<int> tracepoint_arg_count(const std::string& tp)
     if (id < 0)
         return os_error(ENOENT, "find tracepoint " + tp + " in kernel BTF");
     const btf_type* t = btf__type_by_id(vmlinux.get(), id);
-    t = btf__type_by_id(vmlinux.get(), t->type);  // pointer
+    t = btf__type_by_id(vmlinux.get(), t->type); // pointer
     if (!t || !btf_is_ptr(t))
         return Error{0, "unexpected BTF shape for " + name};
-    t = btf__type_by_id(vmlinux.get(), t->type);  // func proto
+    t = btf__type_by_id(vmlinux.get(), t->type); // func proto
     if (!t || !btf_is_func_proto(t))
         return Error{0, "unexpected BTF shape for " + name};
     return int(btf_vlen(t)) - 1;
 }
 
-}  // namespace tif
+} // namespace tif

@@ -11,4 +11,4 @@ namespace tif {
 // 3 for tcp_retransmit_skb(sk, skb, err) on 6.13+, 2 before. Error if the kernel lacks it.
 Result<int> tracepoint_arg_count(const std::string& tracepoint);
 
-}  // namespace tif
+} // namespace tif

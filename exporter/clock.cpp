@@ -5,16 +5,14 @@
 namespace tif {
 
 namespace {
-int64_t clock_ns(clockid_t id)
-{
+int64_t clock_ns(clockid_t id) {
     timespec ts{};
     clock_gettime(id, &ts);
     return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
-}  // namespace
+} // namespace
 
-int64_t boottime_to_realtime_offset_ns()
-{
+int64_t boottime_to_realtime_offset_ns() {
     // Bracket the realtime read with two boottime reads so the offset error is half the gap.
     int64_t b1 = clock_ns(CLOCK_BOOTTIME);
     int64_t r = clock_ns(CLOCK_REALTIME);
@@ -22,13 +20,14 @@ int64_t boottime_to_realtime_offset_ns()
     return r - (b1 + (b2 - b1) / 2);
 }
 
-int64_t realtime_now_ns() { return clock_ns(CLOCK_REALTIME); }
+int64_t realtime_now_ns() {
+    return clock_ns(CLOCK_REALTIME);
+}
 
-std::string format_rfc3339_ns(int64_t ns)
-{
+std::string format_rfc3339_ns(int64_t ns) {
     int64_t sec = ns / 1'000'000'000;
     int64_t frac = ns % 1'000'000'000;
-    if (frac < 0) {  // before 1970: keep the fraction positive
+    if (frac < 0) { // before 1970: keep the fraction positive
         frac += 1'000'000'000;
         sec -= 1;
     }
@@ -41,4 +40,4 @@ std::string format_rfc3339_ns(int64_t ns)
     return buf;
 }
 
-}  // namespace tif
+} // namespace tif

@@ -17,4 +17,4 @@ std::string format_rfc3339_ns(int64_t realtime_ns);
 // Current CLOCK_REALTIME in ns.
 int64_t realtime_now_ns();
 
-}  // namespace tif
+} // namespace tif

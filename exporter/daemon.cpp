@@ -21,11 +21,10 @@ namespace {
 // traceiface_probe_up{probe}: which modules started, so one missing tracepoint degrades one
 // probe and says so, instead of taking the daemon down.
 class ProbeUpCollector : public Collector {
-public:
+  public:
     explicit ProbeUpCollector(std::map<std::string, bool> up) : up_(std::move(up)) {}
     std::string_view name() const override { return "probe_up"; }
-    Status collect(std::vector<prometheus::MetricFamily>& out) override
-    {
+    Status collect(std::vector<prometheus::MetricFamily>& out) override {
         auto f = make_family("traceiface_probe_up",
                              "Whether a probe loaded and attached (1) or failed (0).",
                              prometheus::MetricType::Gauge);
@@ -35,17 +34,16 @@ public:
         return Ok{};
     }
 
-private:
+  private:
     std::map<std::string, bool> up_;
 };
 
-}  // namespace
+} // namespace
 
-int run_daemon(const Options& opt)
-{
+int run_daemon(const Options& opt) {
     asio::io_context io;
     MetricsRegistry registry;
-    DaemonContext ctx{io, opt, own_netns_ino(), registry, {}, {}, {}, {}};
+    DaemonContext ctx{io, opt, own_netns_ino(), registry, {}, {}, {}, {}, {}};
     Log::msg(Level::info, "starting",
              Fields{{"host_netns", ctx.host_netns_ino}, {"listen_port", opt.listen.port}});
 
@@ -64,6 +62,7 @@ int run_daemon(const Options& opt)
     }
     registry.add(std::make_unique<ProbeUpCollector>(up));
     registry.add(std::make_unique<SelfCollector>(ctx.pipelines));
+    registry.add(std::make_unique<ProgramStatsCollector>(ctx.programs));
 
     std::atomic<bool> ready{false};
     HttpServer http({.listen = opt.listen, .telemetry_path = opt.telemetry_path}, registry,
@@ -104,15 +103,15 @@ int run_daemon(const Options& opt)
     http.stop();
     uint64_t consumed = 0;
     for (auto& r : ctx.readers) {
-        r->drain();  // what the kernel already handed over still gets its log line
+        r->drain(); // what the kernel already handed over still gets its log line
         consumed += r->consumed();
     }
     Log::flush();
     ctx.readers.clear();
-    while (!ctx.keep_alive.empty())  // reverse order: detaches the programs
+    while (!ctx.keep_alive.empty()) // reverse order: detaches the programs
         ctx.keep_alive.pop_back();
     Log::msg(Level::info, "stopped", Fields{{"events_consumed", consumed}});
     return 0;
 }
 
-}  // namespace tif
+} // namespace tif

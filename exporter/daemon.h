@@ -9,4 +9,4 @@ namespace tif {
 // Returns the process exit code: 0 after SIGINT/SIGTERM, 1 when start-up failed.
 int run_daemon(const Options& opt);
 
-}  // namespace tif
+} // namespace tif

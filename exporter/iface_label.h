@@ -32,4 +32,4 @@ std::optional<std::string> host_ifname(uint32_t ifindex);
 // Inode of the network namespace this process runs in (the "host" namespace for the probes).
 uint32_t own_netns_ino();
 
-}  // namespace tif
+} // namespace tif

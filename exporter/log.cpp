@@ -14,11 +14,10 @@ namespace tif {
 
 namespace {
 std::atomic<int> g_min_level{int(Level::info)};
-std::mutex g_out_mu;  // lines from the io_context thread and the HTTP threads never interleave
+std::mutex g_out_mu; // lines from the io_context thread and the HTTP threads never interleave
 FILE* g_out = stdout;
 
-void write_line(const Fields& j, bool flush)
-{
+void write_line(const Fields& j, bool flush) {
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
     std::lock_guard lk(g_out_mu);
@@ -27,9 +26,8 @@ void write_line(const Fields& j, bool flush)
         fflush(g_out);
 }
 
-int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap)
-{
-    Level l = level == LIBBPF_WARN ? Level::warn
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap) {
+    Level l = level == LIBBPF_WARN   ? Level::warn
               : level == LIBBPF_INFO ? Level::info
                                      : Level::debug;
     if (!Log::enabled(l))
@@ -42,10 +40,9 @@ int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap)
     Log::msg(l, text, Fields{{"component", "libbpf"}});
     return n;
 }
-}  // namespace
+} // namespace
 
-std::string_view level_name(Level l)
-{
+std::string_view level_name(Level l) {
     switch (l) {
     case Level::debug:
         return "debug";
@@ -59,16 +56,14 @@ std::string_view level_name(Level l)
     return "info";
 }
 
-std::optional<Level> parse_level(std::string_view s)
-{
+std::optional<Level> parse_level(std::string_view s) {
     for (Level l : {Level::debug, Level::info, Level::warn, Level::error})
         if (s == level_name(l))
             return l;
     return std::nullopt;
 }
 
-Fields log_head(int64_t realtime_ns, Level l, std::string_view text)
-{
+Fields log_head(int64_t realtime_ns, Level l, std::string_view text) {
     Fields j = Fields::object();
     j["ts"] = format_rfc3339_ns(realtime_ns);
     j["level"] = level_name(l);
@@ -77,11 +72,14 @@ Fields log_head(int64_t realtime_ns, Level l, std::string_view text)
     return j;
 }
 
-void Log::set_min_level(Level l) { g_min_level = int(l); }
-bool Log::enabled(Level l) { return int(l) >= g_min_level.load(std::memory_order_relaxed); }
+void Log::set_min_level(Level l) {
+    g_min_level = int(l);
+}
+bool Log::enabled(Level l) {
+    return int(l) >= g_min_level.load(std::memory_order_relaxed);
+}
 
-void Log::msg(Level l, std::string_view text, const Fields& fields)
-{
+void Log::msg(Level l, std::string_view text, const Fields& fields) {
     if (!enabled(l))
         return;
     Fields j = log_head(realtime_now_ns(), l, text);
@@ -90,20 +88,22 @@ void Log::msg(Level l, std::string_view text, const Fields& fields)
     write_line(j, true);
 }
 
-void Log::event(const Fields& line) { write_line(line, false); }
+void Log::event(const Fields& line) {
+    write_line(line, false);
+}
 
-void Log::flush()
-{
+void Log::flush() {
     std::lock_guard lk(g_out_mu);
     fflush(g_out);
 }
 
-void Log::set_output(FILE* out)
-{
+void Log::set_output(FILE* out) {
     std::lock_guard lk(g_out_mu);
     g_out = out ? out : stdout;
 }
 
-void Log::route_libbpf() { libbpf_set_print(libbpf_print); }
+void Log::route_libbpf() {
+    libbpf_set_print(libbpf_print);
+}
 
-}  // namespace tif
+} // namespace tif

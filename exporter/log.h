@@ -19,7 +19,7 @@ std::optional<Level> parse_level(std::string_view s);
 using Fields = nlohmann::ordered_json;
 
 class Log {
-public:
+  public:
     static void set_min_level(Level l);
     static bool enabled(Level l);
 
@@ -41,4 +41,4 @@ public:
 // The common head of every line: ts, level, msg, v.
 Fields log_head(int64_t realtime_ns, Level l, std::string_view text);
 
-}  // namespace tif
+} // namespace tif

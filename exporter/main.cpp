@@ -8,8 +8,7 @@
 #include "options.h"
 #include "version.h"
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     auto opt = tif::parse_options(args);
     if (!opt) {

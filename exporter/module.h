@@ -12,6 +12,7 @@
 
 #include "metrics_registry.h"
 #include "options.h"
+#include "prog_stats_collector.h"
 #include "result.h"
 #include "ring_reader.h"
 #include "self_collector.h"
@@ -23,8 +24,9 @@ struct DaemonContext {
     const Options& opt;
     uint32_t host_netns_ino = 0;
     MetricsRegistry& registry;
-    std::vector<EventPipeline> pipelines;              // for the self-metrics
-    std::vector<std::unique_ptr<RingReader>> readers;  // started once every module is up
+    std::vector<EventPipeline> pipelines;             // for the self-metrics
+    std::vector<ProgramRef> programs;                 // every loaded BPF program, for self-metrics
+    std::vector<std::unique_ptr<RingReader>> readers; // started once every module is up
     // Objects owned by modules (probes, servers), destroyed in reverse order at shutdown,
     // after the readers: that is what detaches the programs.
     std::vector<std::shared_ptr<void>> keep_alive;
@@ -33,11 +35,11 @@ struct DaemonContext {
 };
 
 struct Module {
-    std::string name;  // the `probe` label of traceiface_probe_up
+    std::string name; // the `probe` label of traceiface_probe_up
     std::function<Status(DaemonContext&)> start;
 };
 
 // Every module the daemon knows, in start order.
 std::vector<Module> all_modules();
 
-}  // namespace tif
+} // namespace tif

@@ -10,19 +10,17 @@
 namespace tif {
 
 struct Error {
-    int err = 0;       // errno (positive), 0 when not an OS error
-    std::string what;  // what was attempted, e.g. "attach tp_btf/tcp_retransmit_skb"
+    int err = 0;      // errno (positive), 0 when not an OS error
+    std::string what; // what was attempted, e.g. "attach tp_btf/tcp_retransmit_skb"
 
-    std::string message() const
-    {
-        return err == 0 ? what : what + ": " + std::strerror(err) + " (errno " +
-                                     std::to_string(err) + ")";
+    std::string message() const {
+        return err == 0 ? what
+                        : what + ": " + std::strerror(err) + " (errno " + std::to_string(err) + ")";
     }
 };
 
-template <class T>
-class [[nodiscard]] Result {
-public:
+template <class T> class [[nodiscard]] Result {
+  public:
     Result(T value) : v_(std::move(value)) {}
     Result(Error e) : v_(std::move(e)) {}
 
@@ -34,16 +32,15 @@ public:
     T* operator->() { return &value(); }
     const Error& error() const { return std::get<1>(v_); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 struct Ok {};
 using Status = Result<Ok>;
 
-inline Error os_error(int err, std::string what)
-{
+inline Error os_error(int err, std::string what) {
     return Error{err < 0 ? -err : err, std::move(what)};
 }
 
-}  // namespace tif
+} // namespace tif

@@ -15,8 +15,7 @@ static_assert(sizeof(tif_rtx_event) == 120, "tif_rtx_event layout shared with th
 
 RetransmitProbe::~RetransmitProbe() = default;
 
-Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& opt)
-{
+Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& opt) {
     std::unique_ptr<RetransmitProbe> p(new RetransmitProbe());
     p->skel_ = BpfSkeleton<tcp_retransmit_bpf>(tcp_retransmit_bpf::open());
     if (!p->skel_)
@@ -48,26 +47,36 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
 
     if (int err = tcp_retransmit_bpf::attach(p->skel_.get()))
         return os_error(err, "attach tp_btf/tcp_retransmit_skb and tp_btf/tcp_retransmit_synack");
-    Log::msg(Level::info, "probe attached",
-             Fields{{"probe", "tcp_retransmit"}, {"tp_has_err", bool(p->skel_->rodata->tp_has_err)}});
+    Log::msg(
+        Level::info, "probe attached",
+        Fields{{"probe", "tcp_retransmit"}, {"tp_has_err", bool(p->skel_->rodata->tp_has_err)}});
     return p;
 }
 
-int RetransmitProbe::events_map_fd() const { return bpf_map__fd(skel_->maps.rtx_events); }
+std::vector<std::pair<std::string, int>> RetransmitProbe::programs() const {
+    std::vector<std::pair<std::string, int>> out;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj)
+        out.emplace_back(bpf_program__name(prog), bpf_program__fd(prog));
+    return out;
+}
 
-Result<std::vector<RtxSample>> RetransmitProbe::read_counts() const
-{
+int RetransmitProbe::events_map_fd() const {
+    return bpf_map__fd(skel_->maps.rtx_events);
+}
+
+Result<std::vector<RtxSample>> RetransmitProbe::read_counts() const {
     std::vector<RtxSample> out;
     auto st = for_each_percpu_hash<tif_rtx_key, tif_rtx_counts>(
-        bpf_map__fd(skel_->maps.rtx_counts),
-        [&](const tif_rtx_key& k, const tif_rtx_counts& v) { out.push_back({k, v}); });
+        bpf_map__fd(skel_->maps.rtx_counts), [&](const tif_rtx_key& k, const tif_rtx_counts& v) {
+            out.push_back({k, v});
+        });
     if (!st)
         return st.error();
     return out;
 }
 
-Result<ProbeStats> RetransmitProbe::read_stats() const
-{
+Result<ProbeStats> RetransmitProbe::read_stats() const {
     auto v = read_percpu_u64_array(bpf_map__fd(skel_->maps.tif_stats), TIF_STAT_MAX);
     if (!v)
         return v.error();
@@ -77,4 +86,4 @@ Result<ProbeStats> RetransmitProbe::read_stats() const
     return s;
 }
 
-}  // namespace tif
+} // namespace tif

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "bpf_raii.h"
@@ -24,22 +26,23 @@ struct RtxSample {
 using ProbeStats = std::array<uint64_t, TIF_STAT_MAX>;
 
 class RetransmitProbe {
-public:
+  public:
     struct Options {
         uint32_t host_netns_ino = 0;
-        uint32_t ringbuf_bytes = 256 * 1024;  // power of two, multiple of the page size
+        uint32_t ringbuf_bytes = 256 * 1024; // power of two, multiple of the page size
     };
 
     static Result<std::unique_ptr<RetransmitProbe>> start(const Options& opt);
     ~RetransmitProbe();
 
     int events_map_fd() const;
+    std::vector<std::pair<std::string, int>> programs() const; // name, fd
     Result<std::vector<RtxSample>> read_counts() const;
     Result<ProbeStats> read_stats() const;
 
-private:
+  private:
     RetransmitProbe() = default;
     BpfSkeleton<tcp_retransmit_bpf> skel_;
 };
 
-}  // namespace tif
+} // namespace tif

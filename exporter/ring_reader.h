@@ -24,7 +24,7 @@
 namespace tif {
 
 class RingReader {
-public:
+  public:
     using Handler = std::function<void(std::span<const std::byte> record)>;
     using BatchDone = std::function<void()>;
 
@@ -35,14 +35,14 @@ public:
     RingReader& operator=(const RingReader&) = delete;
 
     void start();
-    void stop();   // cancels pending waits; the final drain is up to the caller
-    void drain();  // consume whatever is in the buffer now
+    void stop();  // cancels pending waits; the final drain is up to the caller
+    void drain(); // consume whatever is in the buffer now
 
     const std::string& name() const { return name_; }
     uint64_t consumed() const { return consumed_.load(std::memory_order_relaxed); }
     uint64_t consume_errors() const { return consume_errors_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     RingReader(boost::asio::io_context& io, std::string name, Handler h, BatchDone b);
     static int on_sample(void* ctx, void* data, size_t size);
     void do_wait();
@@ -61,4 +61,4 @@ private:
     std::atomic<uint64_t> consume_errors_{0};
 };
 
-}  // namespace tif
+} // namespace tif

@@ -6,8 +6,7 @@
 
 namespace tif {
 
-Status RetransmitCollector::collect(std::vector<prometheus::MetricFamily>& out)
-{
+Status RetransmitCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     auto samples = probe_.read_counts();
     if (!samples)
         return samples.error();
@@ -32,4 +31,4 @@ Status RetransmitCollector::collect(std::vector<prometheus::MetricFamily>& out)
     return Ok{};
 }
 
-}  // namespace tif
+} // namespace tif

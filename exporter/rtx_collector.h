@@ -9,18 +9,16 @@
 namespace tif {
 
 class RetransmitCollector : public Collector {
-public:
+  public:
     RetransmitCollector(const RetransmitProbe& probe, uint32_t host_netns_ino, IfNameLookup names)
-        : probe_(probe), host_netns_ino_(host_netns_ino), names_(std::move(names))
-    {
-    }
+        : probe_(probe), host_netns_ino_(host_netns_ino), names_(std::move(names)) {}
     std::string_view name() const override { return "tcp_retransmit"; }
     Status collect(std::vector<prometheus::MetricFamily>& out) override;
 
-private:
+  private:
     const RetransmitProbe& probe_;
     uint32_t host_netns_ino_;
     IfNameLookup names_;
 };
 
-}  // namespace tif
+} // namespace tif

@@ -7,24 +7,21 @@
 
 namespace tif {
 
-std::string_view tcp_state_name(uint8_t state)
-{
+std::string_view tcp_state_name(uint8_t state) {
     static constexpr std::array<std::string_view, 14> names = {
-        "UNKNOWN",   "ESTABLISHED", "SYN_SENT", "SYN_RECV",   "FIN_WAIT1",
-        "FIN_WAIT2", "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT", "LAST_ACK",
+        "UNKNOWN",   "ESTABLISHED", "SYN_SENT",     "SYN_RECV",      "FIN_WAIT1",
+        "FIN_WAIT2", "TIME_WAIT",   "CLOSE",        "CLOSE_WAIT",    "LAST_ACK",
         "LISTEN",    "CLOSING",     "NEW_SYN_RECV", "BOUND_INACTIVE"};
     return state < names.size() ? names[state] : "UNKNOWN";
 }
 
-std::string_view rtx_kind_name(uint8_t kind)
-{
-    static constexpr std::array<std::string_view, TIF_RTX_KIND_MAX> names = {
-        "syn", "synack", "rto", "fast", "other"};
+std::string_view rtx_kind_name(uint8_t kind) {
+    static constexpr std::array<std::string_view, TIF_RTX_KIND_MAX> names = {"syn", "synack", "rto",
+                                                                             "fast", "other"};
     return kind < names.size() ? names[kind] : "other";
 }
 
-std::string format_addr(uint16_t family, const uint8_t (&addr)[16])
-{
+std::string format_addr(uint16_t family, const uint8_t (&addr)[16]) {
     char buf[INET6_ADDRSTRLEN] = {};
     if (family == AF_INET)
         inet_ntop(AF_INET, addr, buf, sizeof(buf));
@@ -34,14 +31,13 @@ std::string format_addr(uint16_t family, const uint8_t (&addr)[16])
 }
 
 Fields rtx_event_json(const tif_rtx_event& e, int64_t boot_to_realtime_ns, const std::string& iface,
-                      const std::string& route_iface)
-{
+                      const std::string& route_iface) {
     Fields j = log_head(int64_t(e.ts_boot_ns) + boot_to_realtime_ns, Level::info, "tcp retransmit");
     j["event"] = "tcp_retransmit";
     j["iface"] = iface;
     j["ifindex"] = e.iface.ifindex;
     if (route_iface != iface)
-        j["route_iface"] = route_iface;  // the socket's own view, e.g. a container's eth0
+        j["route_iface"] = route_iface; // the socket's own view, e.g. a container's eth0
     j["netns"] = e.route_iface.netns_ino;
     j["family"] = e.family == AF_INET6 ? "ipv6" : "ipv4";
     j["saddr"] = format_addr(e.family, e.saddr);
@@ -59,4 +55,4 @@ Fields rtx_event_json(const tif_rtx_event& e, int64_t boot_to_realtime_ns, const
     return j;
 }
 
-}  // namespace tif
+} // namespace tif

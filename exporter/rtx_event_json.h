@@ -18,4 +18,4 @@ std::string format_addr(uint16_t family, const uint8_t (&addr)[16]);
 Fields rtx_event_json(const tif_rtx_event& e, int64_t boot_to_realtime_ns, const std::string& iface,
                       const std::string& route_iface);
 
-}  // namespace tif
+} // namespace tif

@@ -9,8 +9,7 @@ namespace tif {
 
 using prometheus::MetricType;
 
-Status SelfCollector::collect(std::vector<prometheus::MetricFamily>& out)
-{
+Status SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     utsname u{};
     uname(&u);
     auto info = make_family("traceiface_build_info",
@@ -20,22 +19,22 @@ Status SelfCollector::collect(std::vector<prometheus::MetricFamily>& out)
     add_sample(info,
                {{"version", TRACEIFACE_VERSION},
                 {"revision", TRACEIFACE_REVISION},
-                {"libbpf_version", std::to_string(LIBBPF_MAJOR_VERSION) + "." +
-                                       std::to_string(LIBBPF_MINOR_VERSION)},
+                {"libbpf_version",
+                 std::to_string(LIBBPF_MAJOR_VERSION) + "." + std::to_string(LIBBPF_MINOR_VERSION)},
                 {"kernel", u.release}},
                1);
     out.push_back(std::move(info));
 
-    auto produced = make_family("traceiface_events_produced_total",
-                                "Events the kernel probes tried to send to user space.",
-                                MetricType::Counter);
+    auto produced =
+        make_family("traceiface_events_produced_total",
+                    "Events the kernel probes tried to send to user space.", MetricType::Counter);
     auto lost = make_family("traceiface_events_lost_total",
                             "Events lost before reaching user space, by stage (ringbuf_full: "
                             "bpf_ringbuf_reserve failed in the kernel).",
                             MetricType::Counter);
-    auto consumed = make_family("traceiface_events_consumed_total",
-                                "Events read from the ring buffer by the exporter.",
-                                MetricType::Counter);
+    auto consumed =
+        make_family("traceiface_events_consumed_total",
+                    "Events read from the ring buffer by the exporter.", MetricType::Counter);
     auto map_full = make_family("traceiface_aggregation_map_full_total",
                                 "Times a probe's in-kernel aggregation map was full; the counts "
                                 "went to the iface=\"/overflow\" series instead.",
@@ -58,4 +57,4 @@ Status SelfCollector::collect(std::vector<prometheus::MetricFamily>& out)
     return result;
 }
 
-}  // namespace tif
+} // namespace tif

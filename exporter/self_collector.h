@@ -18,16 +18,14 @@ struct EventPipeline {
 };
 
 class SelfCollector : public Collector {
-public:
+  public:
     explicit SelfCollector(std::vector<EventPipeline> pipelines)
-        : pipelines_(std::move(pipelines))
-    {
-    }
+        : pipelines_(std::move(pipelines)) {}
     std::string_view name() const override { return "self"; }
     Status collect(std::vector<prometheus::MetricFamily>& out) override;
 
-private:
+  private:
     std::vector<EventPipeline> pipelines_;
 };
 
-}  // namespace tif
+} // namespace tif

@@ -9,20 +9,19 @@ namespace tif {
 
 namespace {
 constexpr const char* TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8";
-constexpr size_t MAX_BODY_BYTES = 64 * 1024;  // we take no bodies; refuse big ones early
+constexpr size_t MAX_BODY_BYTES = 64 * 1024; // we take no bodies; refuse big ones early
 constexpr int HTTP_THREADS = 4;
-}  // namespace
+} // namespace
 
 HttpServer::HttpServer(Options opt, const MetricsRegistry& registry, std::function<bool()> ready)
     : opt_(std::move(opt)), registry_(registry), ready_(std::move(ready)),
-      srv_(std::make_unique<httplib::Server>())
-{
+      srv_(std::make_unique<httplib::Server>()) {}
+
+HttpServer::~HttpServer() {
+    stop();
 }
 
-HttpServer::~HttpServer() { stop(); }
-
-void HttpServer::routes()
-{
+void HttpServer::routes() {
     srv_->Get(opt_.telemetry_path, [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(registry_.render_text(), TEXT_FORMAT);
     });
@@ -44,8 +43,7 @@ void HttpServer::routes()
     });
 }
 
-Status HttpServer::start()
-{
+Status HttpServer::start() {
     routes();
     srv_->new_task_queue = [] { return new httplib::ThreadPool(HTTP_THREADS); };
     srv_->set_payload_max_length(MAX_BODY_BYTES);
@@ -64,12 +62,11 @@ Status HttpServer::start()
     return Ok{};
 }
 
-void HttpServer::stop()
-{
+void HttpServer::stop() {
     if (srv_)
         srv_->stop();
     if (thread_.joinable())
         thread_.join();
 }
 
-}  // namespace tif
+} // namespace tif

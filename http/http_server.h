@@ -19,7 +19,7 @@ class Server;
 namespace tif {
 
 class HttpServer {
-public:
+  public:
     struct Options {
         ListenAddress listen;
         std::string telemetry_path = "/metrics";
@@ -34,7 +34,7 @@ public:
     void stop();
     uint16_t port() const { return port_; }
 
-private:
+  private:
     void routes();
 
     Options opt_;
@@ -45,4 +45,4 @@ private:
     uint16_t port_ = 0;
 };
 
-}  // namespace tif
+} // namespace tif

@@ -12,8 +12,7 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily make_family(std::string name, std::string help, MetricType type)
-{
+MetricFamily make_family(std::string name, std::string help, MetricType type) {
     MetricFamily f;
     f.name = std::move(name);
     f.help = std::move(help);
@@ -21,8 +20,7 @@ MetricFamily make_family(std::string name, std::string help, MetricType type)
     return f;
 }
 
-ClientMetric& add_sample(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value)
-{
+ClientMetric& add_sample(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
     ClientMetric m;
     m.label = std::move(labels);
     switch (f.type) {
@@ -40,19 +38,17 @@ ClientMetric& add_sample(MetricFamily& f, std::vector<ClientMetric::Label> label
     return f.metric.back();
 }
 
-void MetricsRegistry::add(std::unique_ptr<Collector> c)
-{
+void MetricsRegistry::add(std::unique_ptr<Collector> c) {
     std::lock_guard lk(mu_);
     collectors_.push_back(std::move(c));
 }
 
-std::vector<MetricFamily> MetricsRegistry::Collect() const
-{
+std::vector<MetricFamily> MetricsRegistry::Collect() const {
     std::lock_guard lk(mu_);
     std::vector<MetricFamily> out;
-    auto duration = make_family("traceiface_scrape_collector_duration_seconds",
-                                "Time a collector took to read its data for this scrape.",
-                                MetricType::Gauge);
+    auto duration =
+        make_family("traceiface_scrape_collector_duration_seconds",
+                    "Time a collector took to read its data for this scrape.", MetricType::Gauge);
     auto success = make_family("traceiface_scrape_collector_success",
                                "Whether a collector succeeded in this scrape (1) or not (0).",
                                MetricType::Gauge);
@@ -72,9 +68,8 @@ std::vector<MetricFamily> MetricsRegistry::Collect() const
     return out;
 }
 
-std::string MetricsRegistry::render_text() const
-{
+std::string MetricsRegistry::render_text() const {
     return prometheus::TextSerializer().Serialize(Collect());
 }
 
-}  // namespace tif
+} // namespace tif

@@ -16,7 +16,7 @@
 namespace tif {
 
 class Collector {
-public:
+  public:
     virtual ~Collector() = default;
     virtual std::string_view name() const = 0;
     // Appends this collector's families; an error marks the collector failed for this scrape
@@ -25,13 +25,13 @@ public:
 };
 
 class MetricsRegistry : public prometheus::Collectable {
-public:
+  public:
     void add(std::unique_ptr<Collector> c);
     std::vector<prometheus::MetricFamily> Collect() const override;
-    std::string render_text() const;  // Prometheus text format 0.0.4
+    std::string render_text() const; // Prometheus text format 0.0.4
 
-private:
-    mutable std::mutex mu_;  // scrapes may overlap; collectors are run one scrape at a time
+  private:
+    mutable std::mutex mu_; // scrapes may overlap; collectors are run one scrape at a time
     std::vector<std::unique_ptr<Collector>> collectors_;
 };
 
@@ -42,4 +42,4 @@ prometheus::ClientMetric& add_sample(prometheus::MetricFamily& f,
                                      std::vector<prometheus::ClientMetric::Label> labels,
                                      double value);
 
-}  // namespace tif
+} // namespace tif

@@ -12,8 +12,7 @@
 #include "log.h"
 #include "verifier_reject.skel.h"
 
-TEST_CASE("a refused probe reports the verifier's reason")
-{
+TEST_CASE("a refused probe reports the verifier's reason") {
     char* buf = nullptr;
     size_t len = 0;
     FILE* mem = open_memstream(&buf, &len);
@@ -37,8 +36,7 @@ TEST_CASE("a refused probe reports the verifier's reason")
     CHECK(log.find("map_value_or_null") != std::string::npos);
 }
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     if (geteuid() != 0) {
         if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true") {
             std::fprintf(stderr, "FAIL: BPF tests must run as root in CI\n");

@@ -6,16 +6,14 @@
 
 using namespace tif;
 
-TEST_CASE("RFC 3339 with nanoseconds, UTC")
-{
+TEST_CASE("RFC 3339 with nanoseconds, UTC") {
     CHECK(format_rfc3339_ns(0) == "1970-01-01T00:00:00.000000000Z");
     CHECK(format_rfc3339_ns(1'700'000'000'123'456'789) == "2023-11-14T22:13:20.123456789Z");
     CHECK(format_rfc3339_ns(1'700'000'000'000'000'001) == "2023-11-14T22:13:20.000000001Z");
     CHECK(format_rfc3339_ns(-1) == "1969-12-31T23:59:59.999999999Z");
 }
 
-TEST_CASE("boot-time stamps map to the wall clock")
-{
+TEST_CASE("boot-time stamps map to the wall clock") {
     timespec b{}, r{};
     clock_gettime(CLOCK_BOOTTIME, &b);
     clock_gettime(CLOCK_REALTIME, &r);

@@ -10,8 +10,7 @@
 using namespace tif;
 
 namespace {
-tif_rtx_event v4_event()
-{
+tif_rtx_event v4_event() {
     tif_rtx_event e{};
     e.ts_boot_ns = 5'000'000'123;
     e.sock_cookie = 42;
@@ -28,10 +27,9 @@ tif_rtx_event v4_event()
     e.srtt_us = 1500;
     return e;
 }
-}  // namespace
+} // namespace
 
-TEST_CASE("a retransmit line carries the documented fields")
-{
+TEST_CASE("a retransmit line carries the documented fields") {
     auto j = rtx_event_json(v4_event(), 1'700'000'000'000'000'000, "veth1", "veth1");
     CHECK(j["ts"] == "2023-11-14T22:13:25.000000123Z");
     CHECK(j["level"] == "info");
@@ -53,8 +51,7 @@ TEST_CASE("a retransmit line carries the documented fields")
     CHECK(j.begin().key() == "ts");
 }
 
-TEST_CASE("IPv6, a failed retransmit and a container's own view")
-{
+TEST_CASE("IPv6, a failed retransmit and a container's own view") {
     auto e = v4_event();
     e.family = AF_INET6;
     inet_pton(AF_INET6, "fd00::1", e.saddr);
@@ -68,8 +65,7 @@ TEST_CASE("IPv6, a failed retransmit and a container's own view")
     CHECK(j["route_iface"] == "netns-4026532999/eth0");
 }
 
-TEST_CASE("names of states and kinds, with out-of-range values")
-{
+TEST_CASE("names of states and kinds, with out-of-range values") {
     CHECK(tcp_state_name(2) == "SYN_SENT");
     CHECK(tcp_state_name(200) == "UNKNOWN");
     CHECK(rtx_kind_name(TIF_RTX_SYNACK) == "synack");

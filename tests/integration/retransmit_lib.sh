@@ -37,7 +37,9 @@ rtx_iperf_upload() {
         fi
         sleep 0.1
     done
-    local run=(iperf3 -c "$ip" -t "$secs" --connect-timeout 3000)
+    # BBR (this kernel's default) keeps sending into the tbf loss instead of backing off,
+    # which is what makes retransmits to count; say so rather than rely on the default.
+    local run=(iperf3 -c "$ip" -t "$secs" -C "${TIF_IPERF_CC:-bbr}" --connect-timeout 3000)
     [[ $client == ns ]] && run=(ip netns exec "$ns" "${run[@]}")
     timeout $((secs + 30)) "${run[@]}" >"$TIF_TMP/iperf-client.log" 2>&1 ||
         tif_fail "iperf3 failed: $(tail -5 "$TIF_TMP/iperf-client.log")"

@@ -72,7 +72,7 @@ rtx_snapshot "$metrics" >"$TIF_TMP/before2.txt"
 ip netns exec "$b" iperf3 -s -1 -B 10.214.0.2 >"$TIF_TMP/iperf-server2.log" 2>&1 &
 tif_cleanup_push "kill $! 2>/dev/null || true"
 sleep 0.5
-timeout 40 ip netns exec "$a" iperf3 -c 10.214.0.2 -t 5 --connect-timeout 3000 >/dev/null ||
+timeout 40 ip netns exec "$a" iperf3 -c 10.214.0.2 -t 5 -C "${TIF_IPERF_CC:-bbr}" --connect-timeout 3000 >/dev/null ||
     tif_fail "iperf3 between namespaces failed"
 after_kernel=$(tif_nstat_retrans "$a")
 after_host=$(tif_nstat_retrans)

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages traceiface needs to build and test. Idempotent: when all
+# are present it only prints one line; apt-get runs only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+    prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libboost-dev doctest-dev
+    clang-format iperf3 prometheus iproute2 curl jq procps
+    # The integration harness self-test scrapes it; listed since it is only a Recommends.
+    prometheus-node-exporter
+)
+DAEMONS=(/usr/bin/prometheus /usr/bin/prometheus-node-exporter)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ $status == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+    echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+    exit 0
+fi
+
+echo "install-deps: missing: ${missing[*]}"
+if [[ $EUID -ne 0 ]]; then
+    echo "install-deps: ERROR: must run as root to install packages (try: sudo $0)" >&2
+    exit 1
+fi
+
+# PIDs of the daemons running now, so only ones the package install starts get stopped.
+daemon_pids() {
+    local proc exe d
+    for proc in /proc/[0-9]*; do
+        exe=$(readlink "$proc/exe" 2>/dev/null) || continue
+        for d in "${DAEMONS[@]}"; do
+            if [[ $exe == "$d" ]]; then echo "${proc#/proc/}"; fi
+        done
+    done
+}
+before=" $(daemon_pids | tr '\n' ' ') "
+
+# Keep maintainer scripts from starting services (prometheus, node-exporter) where
+# invoke-rc.d is honoured; a pre-existing policy-rc.d is left as it is.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+rc=0
+# Finish any interrupted configuration first: apt won't redo a half-configured package.
+dpkg --configure -a || rc=$?
+apt-get update -q || rc=$?
+apt-get install -y -q -o Dpkg::Use-Pty=0 "${PACKAGES[@]}" || rc=$?
+
+# Stop whatever the install started anyway (systemd units, init scripts).
+if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+    systemctl stop prometheus.service prometheus-node-exporter.service 2>/dev/null || true
+fi
+for pid in $(daemon_pids); do
+    [[ $before == *" $pid "* ]] && continue
+    echo "install-deps: stopping $(readlink "/proc/$pid/exe" 2>/dev/null) (pid $pid) started by the install"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+done
+if ss -Hltn '( sport = :9090 or sport = :9100 )' | grep -q .; then
+    echo "install-deps: WARNING: something still listens on 9090/9100:" >&2
+    ss -ltnp '( sport = :9090 or sport = :9100 )' >&2 || true
+fi
+if ((rc != 0)); then
+    echo "install-deps: ERROR: apt/dpkg failed (exit $rc)" >&2
+    exit "$rc"
+fi
+echo "install-deps: installed ${missing[*]}"

@@ -1,0 +1,212 @@
+# shellcheck shell=bash
+# Library for root-only integration tests; source it from a `set -euo pipefail` script.
+# Sourcing installs one EXIT/INT/TERM trap: don't set another, push onto tif_cleanup_push.
+[[ -n ${TIF_LIB_LOADED:-} ]] && return 0
+TIF_LIB_LOADED=1
+
+TIF_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TIF_BUILD_DIR=${TIF_BUILD_DIR:-$TIF_REPO_ROOT/build}
+TIF_TMP=$(mktemp -d "${TMPDIR:-/tmp}/traceiface-it.XXXXXX")
+export TIF_REPO_ROOT TIF_BUILD_DIR TIF_TMP
+TIF_CLEANUP=()
+TIF_PAIR_SEQ=0
+
+tif_fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# Register a command (a string, eval'ed) to run at exit; commands run last-pushed first.
+tif_cleanup_push() { TIF_CLEANUP+=("$1"); }
+
+# Run all pushed commands now, ignoring errors, and forget them (the trap calls this too).
+tif_cleanup_run() {
+    local i
+    for ((i = ${#TIF_CLEANUP[@]} - 1; i >= 0; i--)); do
+        eval "${TIF_CLEANUP[i]}" >/dev/null 2>&1 || true
+    done
+    TIF_CLEANUP=()
+}
+
+tif__on_exit() {
+    local rc=$?
+    # A second Ctrl-C must not cut the cleanup short.
+    trap - EXIT
+    trap '' INT TERM
+    set +e
+    tif_cleanup_run
+    [[ ${TIF_KEEP_TMP:-0} == 1 ]] && echo "kept $TIF_TMP" >&2
+    exit "$rc"
+}
+trap tif__on_exit EXIT
+# exit from INT/TERM runs the EXIT trap, so cleanup happens exactly once.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[[ ${TIF_KEEP_TMP:-0} == 1 ]] || tif_cleanup_push "rm -rf '$TIF_TMP'"
+
+# Skip (exit 77, ctest SKIP_RETURN_CODE) outside CI, but never let CI pass by skipping.
+tif_skip_or_fail() {
+    if [[ ${CI:-} == true ]]; then
+        echo "FAIL: $* (CI=true: not skipping)" >&2
+        exit 1
+    fi
+    echo "SKIP: $*"
+    exit 77
+}
+
+tif_require_root_bpf() {
+    [[ $EUID -eq 0 ]] || tif_skip_or_fail "needs root (euid $EUID)"
+    command -v bpftool >/dev/null || tif_skip_or_fail "bpftool not installed"
+    bpftool prog list >/dev/null 2>&1 || tif_skip_or_fail "BPF unavailable: 'bpftool prog list' failed"
+}
+
+tif_require_cmd() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null || tif_skip_or_fail "missing command: $c"
+    done
+}
+
+# Alive and not a zombie (a subshell can't reap its siblings, and kill -0 hits zombies).
+tif_alive() {
+    local st
+    st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [[ $st != Z* ]]
+}
+
+# TERM a process, give it up to $2 s (default 5), then KILL.
+tif_kill_wait() {
+    local pid=$1 secs=${2:-5} i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < secs * 10; i++)); do
+        tif_alive "$pid" || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+tif_make_netns_pair() {
+    local prefix=${1:?usage: tif_make_netns_pair PREFIX}
+    local ns="${prefix}ns$$" hif="${prefix}h$$" nif="${prefix}n$$" i idx base net
+    ((${#hif} <= 15 && ${#nif} <= 15)) || tif_fail "interface names too long: $hif/$nif"
+    # A /30 in 10.213.0.0/16 from the PID so parallel runs differ; skip any already in use.
+    for ((i = 0; i < 64; i++)); do
+        idx=$((($$ * 4 + TIF_PAIR_SEQ + i) % 16384))
+        base=$((idx * 4))
+        net=10.213.$((base / 256)).$((base % 256))
+        [[ -z $(ip -4 -o addr show to "$net/30") ]] && break
+    done
+    TIF_PAIR_SEQ=$((TIF_PAIR_SEQ + 1))
+    TIF_NS=$ns TIF_HOST_IF=$hif TIF_NS_IF=$nif
+    TIF_HOST_IP=10.213.$((base / 256)).$((base % 256 + 1))
+    TIF_NS_IP=10.213.$((base / 256)).$((base % 256 + 2))
+    export TIF_NS TIF_HOST_IF TIF_NS_IF TIF_HOST_IP TIF_NS_IP
+
+    ip netns add "$ns"
+    tif_cleanup_push "ip netns del '$ns'"
+    ip link add "$hif" type veth peer name "$nif" netns "$ns"
+    tif_cleanup_push "ip link del '$hif'"
+    ip addr add "$TIF_HOST_IP/30" dev "$hif"
+    ip link set "$hif" up
+    ip -n "$ns" addr add "$TIF_NS_IP/30" dev "$nif"
+    ip -n "$ns" link set "$nif" up
+    ip -n "$ns" link set lo up
+}
+
+# A token bucket with a tiny queue: tbf splits GSO skbs and drops segments behind TCP's
+# back, so the sender sees real loss (with BBR; loss-based CCs mostly back off locally).
+tif_tbf() {
+    local dev=${1:?usage: tif_tbf DEV [NETNS]} ns=${2:-}
+    local -a tcn=(tc)
+    [[ -n $ns ]] && tcn=(tc -n "$ns")
+    "${tcn[@]}" qdisc add dev "$dev" root tbf rate "${TIF_TBF_RATE:-4mbit}" \
+        burst "${TIF_TBF_BURST:-8kb}" latency "${TIF_TBF_LATENCY:-5ms}"
+    tif_cleanup_push "${tcn[*]} qdisc del dev '$dev' root"
+}
+
+# Absolute TcpRetransSegs of the host or of netns $1 (columns named by the header line).
+tif_nstat_retrans() {
+    local ns=${1:-} snmp
+    if [[ -n $ns ]]; then
+        snmp=$(ip netns exec "$ns" cat /proc/net/snmp)
+    else
+        snmp=$(cat /proc/net/snmp)
+    fi
+    awk '/^Tcp:/ { if (!h) { for (i = 2; i <= NF; i++) col[$i] = i; h = 1 }
+                   else { print $col["RetransSegs"]; exit } }' <<<"$snmp"
+}
+
+tif_free_port() {
+    local i port
+    for ((i = 0; i < 100; i++)); do
+        port=$((20000 + RANDOM % 20001))
+        # Any TCP socket on the port (not only listeners) rules it out.
+        if [[ -z $(ss -Htan "sport = :$port") ]]; then
+            echo "$port"
+            return 0
+        fi
+    done
+    tif_fail "no free TCP port found in 20000-40000"
+}
+
+# Poll URL until curl -f succeeds; $2 = timeout in s, $3 = pid that must stay alive.
+tif_wait_http() {
+    local url=$1 secs=$2 pid=${3:-} i
+    for ((i = 0; i < secs * 5; i++)); do
+        curl -sf -o /dev/null --max-time 2 "$url" && return 0
+        [[ -n $pid ]] && ! tif_alive "$pid" && return 1
+        sleep 0.2
+    done
+    return 1
+}
+
+tif_start_exporter() {
+    local port=${1:?usage: tif_start_exporter PORT [ARGS...]}
+    shift
+    "$TIF_BUILD_DIR/traceiface" --web.listen-address="127.0.0.1:$port" "$@" \
+        >"$TIF_TMP/exporter.out" 2>"$TIF_TMP/exporter.err" &
+    TIF_EXPORTER_PID=$!
+    tif_cleanup_push "tif_kill_wait $TIF_EXPORTER_PID 5"
+    TIF_EXPORTER_URL=http://127.0.0.1:$port
+    export TIF_EXPORTER_PID TIF_EXPORTER_URL
+    if ! tif_wait_http "$TIF_EXPORTER_URL/-/ready" 20 "$TIF_EXPORTER_PID"; then
+        echo "--- exporter.out (last 50) ---" >&2
+        tail -n 50 "$TIF_TMP/exporter.out" >&2
+        echo "--- exporter.err (last 50) ---" >&2
+        tail -n 50 "$TIF_TMP/exporter.err" >&2
+        tif_fail "traceiface not ready on port $port within 20 s"
+    fi
+}
+
+# Sum the values of samples whose "name{labels}" matches the grep -E pattern $2.
+tif_metric_sum() {
+    local url=${1:?usage: tif_metric_sum URL PATTERN} pat=${2:?pattern} body
+    body=$(curl -sf --max-time 5 "$url") || {
+        echo "tif_metric_sum: scrape of $url failed" >&2
+        return 1
+    }
+    # The value is the first field after the label set (label values may hold blanks).
+    { grep -v '^#' <<<"$body" | grep -E -- "$pat" || true; } | awk '
+        { if (match($0, /[}][^}]*$/)) { split(substr($0, RSTART + 1), f, " "); v = f[1] }
+          else { split($0, f, " "); v = f[2] }
+          if (v ~ /^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$/) s += v }
+        END { printf "%.15g\n", s + 0 }'
+}
+
+# Compare numbers (floats ok): OP is one of < <= > >= == != -lt -le -gt -ge -eq -ne.
+tif_assert_cmp() {
+    local a=$1 op=$2 b=$3 msg=${4:-assertion}
+    case $op in
+    -lt) op='<' ;; -le) op='<=' ;; -gt) op='>' ;; -ge) op='>=' ;; -eq) op='==' ;; -ne) op='!=' ;;
+    '<' | '<=' | '>' | '>=' | '==' | '!=') ;;
+    *) tif_fail "tif_assert_cmp: bad operator '$op'" ;;
+    esac
+    awk -v a="$a" -v b="$b" -v op="$op" 'BEGIN {
+        a += 0; b += 0
+        if (op == "<") r = a < b; else if (op == "<=") r = a <= b
+        else if (op == ">") r = a > b; else if (op == ">=") r = a >= b
+        else if (op == "==") r = a == b; else r = a != b
+        exit !r }' || tif_fail "$msg (expected: '$a' $op '$b')"
+}

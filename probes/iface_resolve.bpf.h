@@ -14,20 +14,17 @@
 /* Inode of the exporter's own (host) network namespace; set before load. */
 const volatile __u32 host_netns_ino = 0;
 
-static __always_inline __u32 tif_dev_netns(const struct net_device* dev)
-{
+static __always_inline __u32 tif_dev_netns(const struct net_device* dev) {
     return BPF_CORE_READ(dev, nd_net.net, ns.inum);
 }
 
-static __always_inline void tif_fill_ref(struct tif_iface_ref* ref, const struct net_device* dev)
-{
+static __always_inline void tif_fill_ref(struct tif_iface_ref* ref, const struct net_device* dev) {
     ref->netns_ino = tif_dev_netns(dev);
     ref->ifindex = BPF_CORE_READ(dev, ifindex);
     bpf_probe_read_kernel_str(ref->name, sizeof(ref->name), &dev->name);
 }
 
-static __always_inline int tif_is_veth(const struct net_device* dev)
-{
+static __always_inline int tif_is_veth(const struct net_device* dev) {
     const char* kind = BPF_CORE_READ(dev, rtnl_link_ops, kind);
     char buf[5] = {};
 
@@ -39,20 +36,17 @@ static __always_inline int tif_is_veth(const struct net_device* dev)
 
 /* The other end of a veth pair: struct veth_priv sits in the device's private area, which
  * newer kernels declare as the flexible member `priv` of struct net_device. */
-static __always_inline const struct net_device* tif_veth_peer(const struct net_device* dev)
-{
+static __always_inline const struct net_device* tif_veth_peer(const struct net_device* dev) {
     if (!bpf_core_field_exists(dev->priv))
         return NULL;
-    const struct veth_priv* vp =
-        (const void*)dev + bpf_core_field_offset(struct net_device, priv);
+    const struct veth_priv* vp = (const void*)dev + bpf_core_field_offset(struct net_device, priv);
     return BPF_CORE_READ(vp, peer);
 }
 
 /* Fills `out` (host view) and `route` (the socket's own view) from the route device. Returns
  * 0 when the socket has no cached route. */
 static __always_inline int tif_resolve_route_dev(const struct sock* sk, struct tif_iface_ref* out,
-                                                 struct tif_iface_ref* route)
-{
+                                                 struct tif_iface_ref* route) {
     const struct net_device* dev = BPF_CORE_READ(sk, sk_dst_cache, dev);
 
     if (!dev)

@@ -42,8 +42,7 @@ struct {
 
 /* Adds to the (interface, kind) counter; when the map is full the segments go to the overflow
  * entry (ifindex 0, empty name, netns 0) which user space pre-creates, so none is lost. */
-static __always_inline void count(const struct tif_rtx_key* key, __u32 segs)
-{
+static __always_inline void count(const struct tif_rtx_key* key, __u32 segs) {
     struct tif_rtx_counts* c = bpf_map_lookup_elem(&rtx_counts, key);
 
     if (!c) {
@@ -63,8 +62,7 @@ static __always_inline void count(const struct tif_rtx_key* key, __u32 segs)
     c->events += 1;
 }
 
-static __always_inline void fill_addrs(struct tif_rtx_event* e, const struct sock_common* skc)
-{
+static __always_inline void fill_addrs(struct tif_rtx_event* e, const struct sock_common* skc) {
     e->family = BPF_CORE_READ(skc, skc_family);
     e->state = BPF_CORE_READ(skc, skc_state);
     e->sport = BPF_CORE_READ(skc, skc_num);
@@ -80,14 +78,12 @@ static __always_inline void fill_addrs(struct tif_rtx_event* e, const struct soc
 
 /* Errors __tcp_retransmit_skb returns before it adds to TcpRetransSegs: those retransmits
  * never happened and the kernel does not count them, so neither do we. */
-static __always_inline bool counted_by_kernel(int err)
-{
+static __always_inline bool counted_by_kernel(int err) {
     return err != -TIF_EBUSY && err != -TIF_ENOMEM && err != -TIF_EAGAIN &&
            err != -TIF_EHOSTUNREACH;
 }
 
-static __always_inline __u8 data_kind(const struct sock* sk, const struct sk_buff* skb)
-{
+static __always_inline __u8 data_kind(const struct sock* sk, const struct sk_buff* skb) {
     const struct tcp_skb_cb* cb = (const void*)&skb->cb[0];
     const struct inet_connection_sock* icsk = (const void*)sk;
 
@@ -104,8 +100,7 @@ static __always_inline __u8 data_kind(const struct sock* sk, const struct sk_buf
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
-int tif_tcp_retransmit_skb(u64* ctx)
-{
+int tif_tcp_retransmit_skb(u64* ctx) {
     const struct sock* sk = (const void*)ctx[0];
     const struct sk_buff* skb = (const void*)ctx[1];
     int err = 0;
@@ -146,8 +141,7 @@ int tif_tcp_retransmit_skb(u64* ctx)
 /* A SYN-ACK has no cached route: the listener's request only remembers the interface the SYN
  * came in by (ir_iif), and often not even that. ifindex 0 then means "route unknown". */
 SEC("tp_btf/tcp_retransmit_synack")
-int tif_tcp_retransmit_synack(u64* ctx)
-{
+int tif_tcp_retransmit_synack(u64* ctx) {
     const struct sock* sk = (const void*)ctx[0];
     const struct request_sock* req = (const void*)ctx[1];
 

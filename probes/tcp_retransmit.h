@@ -29,9 +29,9 @@ struct tif_rtx_counts {
 
 /* One retransmit, for the JSON log line. */
 struct tif_rtx_event {
-    __u64 ts_boot_ns;  /* bpf_ktime_get_boot_ns() */
-    __u64 sock_cookie; /* SO_COOKIE of the socket; 0 for SYN-ACKs (no full socket yet) */
-    struct tif_iface_ref iface;       /* where it is counted: the host-side interface */
+    __u64 ts_boot_ns;           /* bpf_ktime_get_boot_ns() */
+    __u64 sock_cookie;          /* SO_COOKIE of the socket; 0 for SYN-ACKs (no full socket yet) */
+    struct tif_iface_ref iface; /* where it is counted: the host-side interface */
     struct tif_iface_ref route_iface; /* the socket's own route device, maybe in another netns */
     __u8 saddr[16];                   /* IPv4 in the first 4 bytes, or IPv6 */
     __u8 daddr[16];

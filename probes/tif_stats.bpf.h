@@ -12,8 +12,7 @@ struct {
     __type(value, __u64);
 } tif_stats SEC(".maps");
 
-static __always_inline void tif_stat_inc(__u32 slot)
-{
+static __always_inline void tif_stat_inc(__u32 slot) {
     __u64* v = bpf_map_lookup_elem(&tif_stats, &slot);
 
     if (v)
@@ -21,8 +20,7 @@ static __always_inline void tif_stat_inc(__u32 slot)
 }
 
 /* Reserves ring-buffer space, counting the attempt and, when the buffer is full, the loss. */
-static __always_inline void* tif_ringbuf_reserve(void* rb, __u64 size)
-{
+static __always_inline void* tif_ringbuf_reserve(void* rb, __u64 size) {
     tif_stat_inc(TIF_STAT_RB_PRODUCED);
     void* e = bpf_ringbuf_reserve(rb, size, 0);
     if (!e)

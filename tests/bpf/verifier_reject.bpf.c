@@ -14,8 +14,7 @@ struct {
 } counters SEC(".maps");
 
 SEC("tp_btf/tcp_retransmit_skb")
-int reject_me(u64* ctx)
-{
+int reject_me(u64* ctx) {
     __u32 key = 0;
     __u64* v = bpf_map_lookup_elem(&counters, &key);
     *v += 1; /* no NULL check: "invalid mem access 'map_value_or_null'" */

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include "landing_page.h"
 #include "log.h"
 #include "version.h"
 
@@ -35,10 +36,7 @@ void HttpServer::routes() {
                         "text/plain");
     });
     srv_->Get("/", [this](const httplib::Request&, httplib::Response& res) {
-        res.set_content("<!doctype html><html><head><meta charset=\"utf-8\"><title>traceiface"
-                        "</title></head><body><h1>traceiface " TRACEIFACE_VERSION
-                        "</h1><p><a href=\"" +
-                            opt_.telemetry_path + "\">Metrics</a></p></body></html>\n",
+        res.set_content(render_landing_page(registry_.Collect(), opt_.telemetry_path),
                         "text/html; charset=utf-8");
     });
 }

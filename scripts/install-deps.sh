@@ -9,6 +9,8 @@ PACKAGES=(
     clang-format iperf3 prometheus iproute2 curl jq procps
     # The integration harness self-test scrapes it; listed since it is only a Recommends.
     prometheus-node-exporter
+    # The landing-page test renders the page in a real browser and reads the DOM back.
+    chromium python3
 )
 DAEMONS=(/usr/bin/prometheus /usr/bin/prometheus-node-exporter)
 

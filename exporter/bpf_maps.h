@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -30,11 +31,14 @@ Status for_each_percpu_hash(int map_fd, const std::function<void(const K&, const
     const K* prev = nullptr;
     while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
         if (bpf_map_lookup_elem(map_fd, &next, buf.data()) == 0) {
-            V sum{};
-            auto* out = reinterpret_cast<uint64_t*>(&sum);
+            // Sum into a plain array and copy it in: writing V's __u64 fields through a
+            // uint64_t* would break aliasing rules, and the optimiser may drop the writes.
+            uint64_t totals[fields] = {};
             for (int c = 0; c < ncpu; ++c)
                 for (size_t f = 0; f < fields; ++f)
-                    out[f] += buf[size_t(c) * fields + f];
+                    totals[f] += buf[size_t(c) * fields + f];
+            V sum;
+            std::memcpy(&sum, totals, sizeof(sum));
             fn(next, sum);
         } else if (errno != ENOENT) { // ENOENT: deleted while we walked, skip it
             return os_error(errno, "bpf_map_lookup_elem on per-CPU hash");

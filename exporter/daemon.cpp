@@ -3,14 +3,18 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstring>
+#include <future>
 #include <map>
 
 #include "http_server.h"
 #include "iface_label.h"
 #include "log.h"
+#include "loki_push.h"
 #include "module.h"
+#include "reload.h"
 
 namespace tif {
 
@@ -46,6 +50,24 @@ int run_daemon(const Options& opt) {
     DaemonContext ctx{io, opt, own_netns_ino(), registry, {}, {}, {}, {}, {}};
     Log::msg(Level::info, "starting",
              Fields{{"host_netns", ctx.host_netns_ino}, {"listen_port", opt.listen.port}});
+    ctx.event_log_limiter = std::make_shared<LogLimiter>(opt.log_event_rate, opt.log_event_burst);
+    ctx.on_reload.push_back([lim = ctx.event_log_limiter](const Options& o) -> Status {
+        Log::set_min_level(o.log_level);
+        lim->set_rate(o.log_event_rate, o.log_event_burst);
+        return Ok{};
+    });
+    ConfigReloader reloader(opt, ctx.on_reload);
+    std::shared_ptr<LokiPusher> loki; // --loki.url: every line from here on also goes to Loki
+    if (!opt.loki_url.empty()) {
+        auto p = LokiPusher::start({.url = opt.loki_url});
+        if (!p) {
+            Log::msg(Level::error, "start-up failed", Fields{{"error", p.error().what}});
+            return 1;
+        }
+        loki = std::move(*p);
+        Log::set_tee([loki](const Fields& line) { loki->push(loki_entry(line)); });
+        registry.add(loki->collector());
+    }
 
     std::map<std::string, bool> up;
     for (const auto& m : all_modules()) {
@@ -63,10 +85,25 @@ int run_daemon(const Options& opt) {
     registry.add(std::make_unique<ProbeUpCollector>(up));
     registry.add(std::make_unique<SelfCollector>(ctx.pipelines));
     registry.add(std::make_unique<ProgramStatsCollector>(ctx.programs));
+    registry.add(make_log_limiter_collector(ctx.event_log_limiter));
+    registry.add(reloader.collector());
+    // POST /-/reload comes in on an HTTP thread; the reload itself runs on the io_context.
+    auto reload_on_io = [&io, &reloader]() -> Status {
+        auto done = std::make_shared<std::promise<Status>>();
+        auto result = done->get_future();
+        asio::post(io, [done, &reloader] { done->set_value(reloader.reload()); });
+        while (result.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
+            if (io.stopped())
+                return Error{ESHUTDOWN, "reload: the daemon is shutting down"};
+        return result.get();
+    };
 
     std::atomic<bool> ready{false};
-    HttpServer http({.listen = opt.listen, .telemetry_path = opt.telemetry_path}, registry,
-                    [&ready] { return ready.load(); });
+    HttpServer http({.listen = opt.listen,
+                     .telemetry_path = opt.telemetry_path,
+                     .enable_lifecycle = opt.enable_lifecycle,
+                     .reload = reload_on_io},
+                    registry, [&ready] { return ready.load(); });
     if (auto st = http.start(); !st) {
         Log::msg(Level::error, "start-up failed", Fields{{"error", st.error().message()}});
         return 1;
@@ -91,7 +128,8 @@ int run_daemon(const Options& opt) {
         hup.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec)
                 return;
-            Log::msg(Level::info, "SIGHUP received: nothing to reload yet");
+            Log::msg(Level::info, "SIGHUP received: reloading the config");
+            (void)reloader.reload(); // logs the outcome; a refused config leaves the old one
             do_hup();
         });
     };
@@ -110,7 +148,12 @@ int run_daemon(const Options& opt) {
     ctx.readers.clear();
     while (!ctx.keep_alive.empty()) // reverse order: detaches the programs
         ctx.keep_alive.pop_back();
-    Log::msg(Level::info, "stopped", Fields{{"events_consumed", consumed}});
+    Log::msg(Level::info, "stopped",
+             Fields{{"events_consumed", consumed},
+                    {"log_lines_suppressed", ctx.event_log_limiter->suppressed_total()}});
+    Log::set_tee({});
+    if (loki)
+        loki->stop(); // one last push of what is buffered
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -16,8 +17,17 @@ namespace {
 std::atomic<int> g_min_level{int(Level::info)};
 std::mutex g_out_mu; // lines from the io_context thread and the HTTP threads never interleave
 FILE* g_out = stdout;
+std::mutex g_tee_mu;
+std::shared_ptr<std::function<void(const Fields&)>> g_tee;
 
 void write_line(const Fields& j, bool flush) {
+    std::shared_ptr<std::function<void(const Fields&)>> tee;
+    {
+        std::lock_guard lk(g_tee_mu);
+        tee = g_tee;
+    }
+    if (tee)
+        (*tee)(j);
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
     std::lock_guard lk(g_out_mu);
@@ -100,6 +110,11 @@ void Log::flush() {
 void Log::set_output(FILE* out) {
     std::lock_guard lk(g_out_mu);
     g_out = out ? out : stdout;
+}
+
+void Log::set_tee(std::function<void(const Fields&)> tee) {
+    std::lock_guard lk(g_tee_mu);
+    g_tee = tee ? std::make_shared<std::function<void(const Fields&)>>(std::move(tee)) : nullptr;
 }
 
 void Log::route_libbpf() {

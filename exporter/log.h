@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
@@ -33,6 +34,9 @@ class Log {
 
     // Where lines go (stdout unless a test captures them).
     static void set_output(FILE* out);
+    // Every line written is also handed to `tee` (e.g. the Loki pusher); {} = none. The tee
+    // must not block and must not log from inside the call.
+    static void set_tee(std::function<void(const Fields&)> tee);
 
     // libbpf's own messages (including the verifier log of a failed load) become our lines.
     static void route_libbpf();

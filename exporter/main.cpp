@@ -3,14 +3,20 @@
 #include <string>
 #include <vector>
 
+#include "config_file.h"
 #include "daemon.h"
+#include "list_command.h"
 #include "log.h"
 #include "options.h"
 #include "version.h"
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
-    auto opt = tif::parse_options(args);
+    if (!args.empty() && args[0] == "list") // subcommands come first; flags are the daemon's
+        return tif::run_list_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "check-config")
+        return tif::run_check_config({args.begin() + 1, args.end()});
+    auto opt = tif::load_options(args); // the flags, over --config.file's settings
     if (!opt) {
         std::fprintf(stderr, "traceiface: %s\n", opt.error().what.c_str());
         return 2;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "log_limiter.h"
 #include "metrics_registry.h"
 #include "options.h"
 #include "prog_stats_collector.h"
@@ -32,6 +33,19 @@ struct DaemonContext {
     std::vector<std::shared_ptr<void>> keep_alive;
     // Called on shutdown before the io_context stops (cancel timers, close sockets).
     std::vector<std::function<void()>> on_stop;
+    // The span-binding table (span_binding.h), created by the span module before the probes
+    // load; a probe that declares `span_bindings` reuses it (bpf_map__reuse_fd). -1: none.
+    int span_map_fd = -1;
+    // Config reload (SIGHUP, POST /-/reload; reload.h): each hook gets the new options, on the
+    // io_context thread, and applies what it can change live (ctx.opt stays the start-up
+    // options). A failing hook refuses the reload: every hook is then called again with the
+    // running options. Registered so far: log.level and log.event-* (daemon.cpp). For the
+    // owners of iface.include/exclude and span.allow-uids/gids: push yours in your module's
+    // start function: ctx.on_reload.push_back([w](const Options& o) { return w->set(o); });
+    std::vector<std::function<Status(const Options&)>> on_reload{};
+    // Rate limit of event log lines (log_limiter.h), shared by every event source; set before
+    // the modules start. Write a line only if event_log_limiter->allow(iface, event).
+    std::shared_ptr<LogLimiter> event_log_limiter{};
 };
 
 struct Module {

@@ -3,13 +3,18 @@
 
 namespace tif {
 
+Status start_span_module(DaemonContext& ctx);
 Status start_retransmit_module(DaemonContext& ctx);
+Status start_packet_module(DaemonContext& ctx);
+Status start_latency_module(DaemonContext& ctx);
 
-std::vector<Module> all_modules()
-{
+std::vector<Module> all_modules() {
     return {
+        {"span_socket", start_span_module}, // first: it creates the table the probes share
         {"tcp_retransmit", start_retransmit_module},
+        {"tc_packets", start_packet_module},
+        {"tcp_latency", start_latency_module},
     };
 }
 
-}  // namespace tif
+} // namespace tif

@@ -3,14 +3,16 @@
 #include <charconv>
 #include <functional>
 #include <map>
+#include <regex>
 
+#include "operator_flags.h"
+#include "span_options.h"
 #include "version.h"
 
 namespace tif {
 
 namespace {
-Result<uint64_t> parse_uint(std::string_view flag, std::string_view v, uint64_t max)
-{
+Result<uint64_t> parse_uint(std::string_view flag, std::string_view v, uint64_t max) {
     uint64_t n = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (ec != std::errc{} || p != v.data() + v.size() || v.empty() || n > max)
@@ -18,10 +20,39 @@ Result<uint64_t> parse_uint(std::string_view flag, std::string_view v, uint64_t 
                                  "]: \"" + std::string(v) + "\""};
     return n;
 }
-}  // namespace
 
-Result<ListenAddress> parse_listen_address(std::string_view s)
-{
+Status check_regex(std::string_view flag, std::string_view v) {
+    try {
+        std::regex re{std::string(v)};
+    } catch (const std::regex_error& e) {
+        return Error{EINVAL, std::string(flag) + ": not a regular expression (" + e.what() +
+                                 "): \"" + std::string(v) + "\""};
+    }
+    return Ok{};
+}
+} // namespace
+
+Result<uint64_t> parse_duration_ns(std::string_view flag, std::string_view s) {
+    static constexpr std::pair<std::string_view, uint64_t> units[] = {
+        {"us", 1000}, {"ms", 1000'000}, {"s", 1000'000'000}, {"m", 60'000'000'000}};
+    if (s == "0")
+        return uint64_t{0};
+    for (const auto& [suffix, ns] : units) {
+        if (s.size() <= suffix.size() || !s.ends_with(suffix))
+            continue;
+        std::string_view num = s.substr(0, s.size() - suffix.size());
+        if (num.back() < '0' || num.back() > '9') // "ms" must not match as "m" of "...s"
+            continue;
+        auto n = parse_uint(flag, num, 3600'000'000'000 / ns);
+        if (!n)
+            break;
+        return *n * ns;
+    }
+    return Error{EINVAL, std::string(flag) + ": a duration up to 1h such as 250ms, 1s or 0: \"" +
+                             std::string(s) + "\""};
+}
+
+Result<ListenAddress> parse_listen_address(std::string_view s) {
     const auto bad = [&](std::string why) {
         return Error{EINVAL, "--web.listen-address: " + why + ": \"" + std::string(s) + "\""};
     };
@@ -49,11 +80,10 @@ Result<ListenAddress> parse_listen_address(std::string_view s)
     return a;
 }
 
-Result<Options> parse_options(const std::vector<std::string>& args)
-{
+Result<Options> parse_options(const std::vector<std::string>& args) {
     Options o;
     using Setter = std::function<Status(std::string_view)>;
-    const std::map<std::string, Setter, std::less<>> flags = {
+    std::map<std::string, Setter, std::less<>> flags = {
         {"--web.listen-address",
          [&](std::string_view v) -> Status {
              auto a = parse_listen_address(v);
@@ -66,7 +96,8 @@ Result<Options> parse_options(const std::vector<std::string>& args)
          [&](std::string_view v) -> Status {
              if (v.size() < 2 || v.front() != '/' || v.starts_with("/-/"))
                  return Error{EINVAL, "--web.telemetry-path: must start with '/', not be '/' and "
-                                      "not be under /-/: \"" + std::string(v) + "\""};
+                                      "not be under /-/: \"" +
+                                          std::string(v) + "\""};
              o.telemetry_path = std::string(v);
              return Ok{};
          }},
@@ -90,7 +121,44 @@ Result<Options> parse_options(const std::vector<std::string>& args)
              o.ringbuf_bytes = uint32_t(*n);
              return Ok{};
          }},
+        {"--tcp.rtt-sample-interval",
+         [&](std::string_view v) -> Status {
+             auto d = parse_duration_ns("--tcp.rtt-sample-interval", v);
+             if (!d)
+                 return d.error();
+             o.tcp_rtt_sample_interval_ns = *d;
+             return Ok{};
+         }},
+        {"--iface.include",
+         [&](std::string_view v) -> Status {
+             o.iface_include = std::string(v);
+             return check_regex("--iface.include", v);
+         }},
+        {"--iface.exclude",
+         [&](std::string_view v) -> Status {
+             o.iface_exclude = std::string(v);
+             return check_regex("--iface.exclude", v);
+         }},
+        {"--iface.max",
+         [&](std::string_view v) -> Status {
+             auto n = parse_uint("--iface.max", v, 65536);
+             if (!n || *n == 0)
+                 return Error{EINVAL,
+                              "--iface.max: a number in [1, 65536]: \"" + std::string(v) + "\""};
+             o.iface_max = uint32_t(*n);
+             return Ok{};
+         }},
+        {"--iface.stale-grace",
+         [&](std::string_view v) -> Status {
+             auto d = parse_duration_ns("--iface.stale-grace", v);
+             if (!d)
+                 return d.error();
+             o.iface_stale_grace_ns = *d;
+             return Ok{};
+         }},
     };
+    add_span_flags(flags, o.span);
+    add_operator_flags(flags, o);
 
     for (size_t i = 0; i < args.size(); ++i) {
         std::string_view a = args[i];
@@ -112,7 +180,9 @@ Result<Options> parse_options(const std::vector<std::string>& args)
         auto it = flags.find(name);
         if (it == flags.end())
             return Error{EINVAL, "unknown flag \"" + std::string(name) + "\" (see --help)"};
-        if (!has_value) {
+        if (!has_value && is_bool_flag(name)) {
+            value = "true";
+        } else if (!has_value) {
             if (i + 1 >= args.size())
                 return Error{EINVAL, std::string(name) + ": missing value"};
             value = args[++i];
@@ -123,9 +193,9 @@ Result<Options> parse_options(const std::vector<std::string>& args)
     return o;
 }
 
-std::string usage()
-{
-    return std::string("usage: traceiface [flags]\n\n") +
+std::string usage() {
+    return std::string("usage: traceiface [flags]\n"
+                       "       traceiface check-config FILE   validate a --config.file\n\n") +
            "traceiface " TRACEIFACE_VERSION " - per-interface TCP health from eBPF, for "
            "Prometheus and Loki.\nRuns as root (or with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN).\n\n"
            "Flags:\n"
@@ -137,10 +207,20 @@ std::string usage()
            "  --log.level=LEVEL               debug, info, warn or error (default info)\n"
            "  --bpf.ringbuf-bytes=N           size of each event ring buffer, a power of two\n"
            "                                  >= 4096 (default 262144)\n"
+           "  --tcp.rtt-sample-interval=DUR   at most one RTT sample per TCP flow per DUR, e.g.\n"
+           "                                  250ms, 1s; 0 = every ACK (default 1s)\n"
+           "  --iface.include=REGEX           count packets on interfaces whose whole name\n"
+           "                                  matches (default \".*\")\n"
+           "  --iface.exclude=REGEX           ... unless it matches this (default \"lo\"; \"\" =\n"
+           "                                  exclude nothing)\n"
+           "  --iface.max=N                   watch at most N interfaces (default 1024)\n"
+           "  --iface.stale-grace=DUR         keep a vanished interface's series this long\n"
+           "                                  (default 5m)\n"
            "  -h, --help                      this text\n"
            "  --version                       version and build details\n\n"
            "Output: one JSON object per line on stdout, events and daemon messages alike.\n"
-           "Endpoints: /metrics, /-/healthy, /-/ready, / (landing page).\n";
+           "Endpoints: /metrics, /-/healthy, /-/ready, / (landing page), POST /-/reload.\n" +
+           span_usage() + operator_usage();
 }
 
-}  // namespace tif
+} // namespace tif

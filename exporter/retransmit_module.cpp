@@ -13,27 +13,45 @@
 namespace tif {
 
 namespace {
-void log_rtx_record(std::span<const std::byte> rec, uint32_t host_ino) {
+// A bound retransmit becomes the exemplar of its (iface, kind) counter: the latest one wins.
+void record_exemplar(ExemplarTable& ex, const tif_rtx_event& e, const std::string& iface,
+                     int64_t realtime_ns) {
+    ex.set_counter("traceiface_tcp_retransmit_segments_total",
+                   {{"iface", iface}, {"kind", std::string(rtx_kind_name(e.kind))}},
+                   Exemplar{{{"trace_id", hex_id(e.trace_id, sizeof(e.trace_id))},
+                             {"span_id", hex_id(e.span_id, sizeof(e.span_id))}},
+                            double(e.segs),
+                            double(realtime_ns) / 1e9});
+}
+
+void log_rtx_record(std::span<const std::byte> rec, uint32_t host_ino, ExemplarTable& ex,
+                    LogLimiter* limiter) {
     tif_rtx_event e{};
     if (rec.size() < sizeof(e)) // the kernel only submits whole events
         return;
     std::memcpy(&e, rec.data(), sizeof(e));
     std::string iface = iface_label(e.iface, host_ino, host_ifname);
     std::string route = iface_label(e.route_iface, host_ino, host_ifname);
-    Log::event(rtx_event_json(e, boottime_to_realtime_offset_ns(), iface, route));
+    const int64_t offset = boottime_to_realtime_offset_ns();
+    if (e.bound)
+        record_exemplar(ex, e, iface, int64_t(e.ts_boot_ns) + offset);
+    if (!limiter || limiter->allow(iface, "tcp_retransmit")) // else counted as suppressed
+        Log::event(rtx_event_json(e, offset, iface, route));
 }
 } // namespace
 
 Status start_retransmit_module(DaemonContext& ctx) {
-    auto probe = RetransmitProbe::start(
-        {.host_netns_ino = ctx.host_netns_ino, .ringbuf_bytes = ctx.opt.ringbuf_bytes});
+    auto probe = RetransmitProbe::start({.host_netns_ino = ctx.host_netns_ino,
+                                         .ringbuf_bytes = ctx.opt.ringbuf_bytes,
+                                         .span_map_fd = ctx.span_map_fd});
     if (!probe)
         return probe.error();
     std::shared_ptr<RetransmitProbe> p = std::move(*probe);
     const uint32_t host = ctx.host_netns_ino;
     auto reader = RingReader::create(
         ctx.io, "rtx_events", p->events_map_fd(),
-        [host](std::span<const std::byte> rec) { log_rtx_record(rec, host); },
+        [host, ex = &ctx.registry.exemplars(), lim = ctx.event_log_limiter](
+            std::span<const std::byte> rec) { log_rtx_record(rec, host, *ex, lim.get()); },
         [] { Log::flush(); });
     if (!reader)
         return reader.error();

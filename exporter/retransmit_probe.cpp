@@ -11,7 +11,7 @@ namespace tif {
 static_assert(sizeof(tif_iface_ref) == 24, "tif_iface_ref layout shared with the probes");
 static_assert(sizeof(tif_rtx_key) == 28, "tif_rtx_key layout shared with the probes");
 static_assert(sizeof(tif_rtx_counts) == 16, "tif_rtx_counts layout shared with the probes");
-static_assert(sizeof(tif_rtx_event) == 120, "tif_rtx_event layout shared with the probes");
+static_assert(sizeof(tif_rtx_event) == 184, "tif_rtx_event layout shared with the probes");
 
 RetransmitProbe::~RetransmitProbe() = default;
 
@@ -31,6 +31,11 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     if (int err = bpf_map__set_max_entries(p->skel_->maps.rtx_events, opt.ringbuf_bytes))
         return os_error(err, "size ring buffer rtx_events to " + std::to_string(opt.ringbuf_bytes));
 
+    // The span-binding table is the daemon's, shared by every probe (see span_table.h).
+    if (opt.span_map_fd >= 0)
+        if (int err = bpf_map__reuse_fd(p->skel_->maps.span_bindings, opt.span_map_fd))
+            return os_error(err, "reuse the span-binding table in tcp_retransmit");
+
     if (auto st = load_skeleton(p->skel_.get(), "tcp_retransmit"); !st)
         return st.error();
 
@@ -46,7 +51,8 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     }
 
     if (int err = tcp_retransmit_bpf::attach(p->skel_.get()))
-        return os_error(err, "attach tp_btf/tcp_retransmit_skb and tp_btf/tcp_retransmit_synack");
+        return os_error(err, "attach tp_btf/tcp_retransmit_skb, tp_btf/tcp_retransmit_synack and "
+                             "tp_btf/inet_sock_set_state");
     Log::msg(
         Level::info, "probe attached",
         Fields{{"probe", "tcp_retransmit"}, {"tp_has_err", bool(p->skel_->rodata->tp_has_err)}});

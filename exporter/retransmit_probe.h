@@ -30,6 +30,7 @@ class RetransmitProbe {
     struct Options {
         uint32_t host_netns_ino = 0;
         uint32_t ringbuf_bytes = 256 * 1024; // power of two, multiple of the page size
+        int span_map_fd = -1;                // the daemon's span-binding table, if any
     };
 
     static Result<std::unique_ptr<RetransmitProbe>> start(const Options& opt);

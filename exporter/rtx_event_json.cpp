@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cstring>
 
 namespace tif {
 
@@ -30,6 +31,16 @@ std::string format_addr(uint16_t family, const uint8_t (&addr)[16]) {
     return buf;
 }
 
+std::string hex_id(const uint8_t* bytes, size_t n) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string s(2 * n, '0');
+    for (size_t i = 0; i < n; ++i) {
+        s[2 * i] = digits[bytes[i] >> 4];
+        s[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    return s;
+}
+
 Fields rtx_event_json(const tif_rtx_event& e, int64_t boot_to_realtime_ns, const std::string& iface,
                       const std::string& route_iface) {
     Fields j = log_head(int64_t(e.ts_boot_ns) + boot_to_realtime_ns, Level::info, "tcp retransmit");
@@ -52,6 +63,13 @@ Fields rtx_event_json(const tif_rtx_event& e, int64_t boot_to_realtime_ns, const
         j["err"] = e.err;
     if (e.sock_cookie != 0)
         j["sock_cookie"] = e.sock_cookie;
+    if (e.bound) { // the application's trace context (span-context socket)
+        j["trace_id"] = hex_id(e.trace_id, sizeof(e.trace_id));
+        j["span_id"] = hex_id(e.span_id, sizeof(e.span_id));
+        size_t len = strnlen(e.span_name, sizeof(e.span_name));
+        if (len > 0)
+            j["name"] = std::string(e.span_name, len);
+    }
     return j;
 }
 

@@ -23,8 +23,12 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::routes() {
-    srv_->Get(opt_.telemetry_path, [this](const httplib::Request&, httplib::Response& res) {
-        res.set_content(registry_.render_text(), TEXT_FORMAT);
+    srv_->Get(opt_.telemetry_path, [this](const httplib::Request& req, httplib::Response& res) {
+        // OpenMetrics (with exemplars) only for a scraper that asks for it.
+        if (accepts_openmetrics(req.get_header_value("Accept")))
+            res.set_content(registry_.render_openmetrics(), OPENMETRICS_CONTENT_TYPE);
+        else
+            res.set_content(registry_.render_text(), TEXT_FORMAT);
     });
     srv_->Get("/-/healthy", [](const httplib::Request&, httplib::Response& res) {
         res.set_content("Healthy.\n", "text/plain");
@@ -35,9 +39,38 @@ void HttpServer::routes() {
         res.set_content(ok ? "Ready.\n" : "Not ready: probes are not attached yet.\n",
                         "text/plain");
     });
+    lifecycle_routes();
     srv_->Get("/", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(render_landing_page(registry_.Collect(), opt_.telemetry_path),
                         "text/html; charset=utf-8");
+    });
+}
+
+// Prometheus's lifecycle API: POST (or PUT) /-/reload, only with --web.enable-lifecycle.
+void HttpServer::lifecycle_routes() {
+    auto reload = [this](const httplib::Request&, httplib::Response& res) {
+        if (!opt_.enable_lifecycle || !opt_.reload) {
+            res.status = 403;
+            res.set_content("Lifecycle API is not enabled (start with --web.enable-lifecycle).\n",
+                            "text/plain");
+            return;
+        }
+        Status st = opt_.reload();
+        res.status = st ? 200 : 500;
+        res.set_content(st ? "Config reloaded.\n"
+                           : "Reload failed; the running config stays: " + st.error().what + "\n",
+                        "text/plain");
+    };
+    // With a ContentReader the body is never read: `curl -X POST` sends no Content-Length,
+    // and reading "until the peer closes" would hang until the read timeout and answer 400.
+    auto no_body = [reload](const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader&) { reload(req, res); };
+    srv_->Post("/-/reload", no_body);
+    srv_->Put("/-/reload", no_body);
+    srv_->Get("/-/reload", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 405;
+        res.set_header("Allow", "POST, PUT");
+        res.set_content("Only POST or PUT requests allowed.\n", "text/plain");
     });
 }
 

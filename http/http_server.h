@@ -1,6 +1,6 @@
-// The HTTP face of the exporter (cpp-httplib): the metrics path, /-/healthy, /-/ready and a
-// landing page. It binds synchronously so a taken port fails start-up with a clear error,
-// then serves from its own small thread pool, off the io_context.
+// The HTTP face of the exporter (cpp-httplib): the metrics path, /-/healthy, /-/ready, a
+// landing page and POST /-/reload. It binds synchronously so a taken port fails start-up with a
+// clear error, then serves from its own small thread pool, off the io_context.
 #pragma once
 
 #include <functional>
@@ -23,6 +23,8 @@ class HttpServer {
     struct Options {
         ListenAddress listen;
         std::string telemetry_path = "/metrics";
+        bool enable_lifecycle = false;  // POST /-/reload (else 403)
+        std::function<Status()> reload; // blocks until the reload is done
     };
 
     HttpServer(Options opt, const MetricsRegistry& registry, std::function<bool()> ready);
@@ -36,6 +38,7 @@ class HttpServer {
 
   private:
     void routes();
+    void lifecycle_routes();
 
     Options opt_;
     const MetricsRegistry& registry_;

@@ -72,4 +72,8 @@ std::string MetricsRegistry::render_text() const {
     return prometheus::TextSerializer().Serialize(Collect());
 }
 
+std::string MetricsRegistry::render_openmetrics() const {
+    return serialize_openmetrics(Collect(), &exemplars_);
+}
+
 } // namespace tif

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "openmetrics.h"
 #include "result.h"
 
 namespace tif {
@@ -28,11 +29,15 @@ class MetricsRegistry : public prometheus::Collectable {
   public:
     void add(std::unique_ptr<Collector> c);
     std::vector<prometheus::MetricFamily> Collect() const override;
-    std::string render_text() const; // Prometheus text format 0.0.4
+    std::string render_text() const;        // Prometheus text format 0.0.4
+    std::string render_openmetrics() const; // OpenMetrics 1.0, with the exemplars below
+    // Exemplars (trace ids) for the OpenMetrics exposition, filled by the event handlers.
+    ExemplarTable& exemplars() { return exemplars_; }
 
   private:
     mutable std::mutex mu_; // scrapes may overlap; collectors are run one scrape at a time
     std::vector<std::unique_ptr<Collector>> collectors_;
+    ExemplarTable exemplars_;
 };
 
 // Small builders for the families collectors emit.

@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "iface_resolve.bpf.h"
+#include "span_binding.bpf.h"
 #include "tcp_retransmit.h"
 #include "tif_stats.bpf.h"
 
@@ -20,6 +21,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TIF_TCP_CA_RECOVERY 3
 #define TIF_TCP_CA_LOSS 4
 #define TIF_TCP_SYN_RECV 3
+#define TIF_TCP_CLOSE 7
+#define TIF_IPPROTO_TCP 6
 #define TIF_EBUSY 16
 #define TIF_ENOMEM 12
 #define TIF_EAGAIN 11
@@ -134,7 +137,29 @@ int tif_tcp_retransmit_skb(u64* ctx) {
     e->segs = segs;
     e->srtt_us = BPF_CORE_READ((const struct tcp_sock*)sk, srtt_us) >> 3;
     e->err = err;
+    const struct tif_span_binding* b = tif_span_lookup(e->sock_cookie);
+    if (b) {
+        __builtin_memcpy(e->trace_id, b->trace_id, sizeof(e->trace_id));
+        __builtin_memcpy(e->span_id, b->span_id, sizeof(e->span_id));
+        __builtin_memcpy(e->span_name, b->name, sizeof(e->span_name));
+        e->trace_flags = b->flags;
+        e->bound = 1;
+    }
     bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+
+/* A socket's span binding dies with it: deleted when the socket reaches TCP_CLOSE (also the
+ * way into TIME_WAIT), so a reused cookie-less slot never carries a stale trace id. */
+SEC("tp_btf/inet_sock_set_state")
+int tif_span_unbind_on_close(u64* ctx) {
+    const struct sock* sk = (const void*)ctx[0];
+    int newstate = (int)ctx[2];
+
+    if (newstate != TIF_TCP_CLOSE || BPF_CORE_READ(sk, sk_protocol) != TIF_IPPROTO_TCP)
+        return 0;
+    __u64 cookie = bpf_get_socket_cookie((void*)sk);
+    bpf_map_delete_elem(&span_bindings, &cookie);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #define TRACEIFACE_TCP_RETRANSMIT_H
 
 #include "iface_ref.h"
+#include "span_binding.h"
 
 /* What kind of retransmit the kernel made, told apart from the socket's own state. */
 enum tif_rtx_kind {
@@ -44,6 +45,13 @@ struct tif_rtx_event {
     __u32 srtt_us; /* smoothed RTT of the flow at that moment */
     __s32 err;     /* what the retransmit returned (kernels with the err argument) */
     __u32 _pad;
+    /* The socket's span binding (span_binding.h) when one was live; `bound` says so. */
+    __u8 trace_id[TIF_TRACE_ID_LEN];
+    __u8 span_id[TIF_SPAN_ID_LEN];
+    char span_name[TIF_SPAN_NAME_LEN];
+    __u8 bound;
+    __u8 trace_flags;
+    __u8 _pad2[6];
 };
 
 #endif

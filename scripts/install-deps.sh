@@ -7,11 +7,31 @@ PACKAGES=(
     build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
     prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libboost-dev doctest-dev
     clang-format iperf3 prometheus iproute2 curl jq procps
+    # The Go span-context client (clients/go/spanctx) and its test: Go 1.19, stdlib only.
+    golang-go
     # The integration harness self-test scrapes it; listed since it is only a Recommends.
     prometheus-node-exporter
     # The landing-page test renders the page in a real browser and reads the DOM back.
     chromium python3
+    # --config.file: Debian's yaml-cpp, the maintained C++ YAML parser that keeps line marks
+    # (every config error names file, line and key).
+    libyaml-cpp-dev
+    # The Helm chart test renders the chart with Go and the packaged sprig; yamllint checks it.
+    golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev yamllint
 )
+# Node.js is on the machine image; Debian's only where it is not.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+
+# npm packages of the dashboard and chart tests, pinned by tests/js/package-lock.json, into
+# tests/js/node_modules; `npm ci` runs only when the lock file is newer than the install.
+js_deps() {
+    local d
+    d=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/js" && pwd)
+    [[ -f $d/node_modules/.package-lock.json &&
+        ! $d/package-lock.json -nt $d/node_modules/.package-lock.json ]] && return 0
+    echo "install-deps: npm ci in tests/js"
+    (cd "$d" && npm ci --no-audit --no-fund --loglevel=error)
+}
 DAEMONS=(/usr/bin/prometheus /usr/bin/prometheus-node-exporter)
 
 missing=()
@@ -21,6 +41,7 @@ for p in "${PACKAGES[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
     echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+    js_deps
     exit 0
 fi
 
@@ -78,3 +99,4 @@ if ((rc != 0)); then
     exit "$rc"
 fi
 echo "install-deps: installed ${missing[*]}"
+js_deps

@@ -165,7 +165,17 @@ tif_wait_http() {
 tif_start_exporter() {
     local port=${1:?usage: tif_start_exporter PORT [ARGS...]}
     shift
-    "$TIF_BUILD_DIR/traceiface" --web.listen-address="127.0.0.1:$port" "$@" \
+    # A private span socket: exporters of parallel tests must not share the default path.
+    local -a span=()
+    "$TIF_BUILD_DIR/traceiface" --help 2>&1 | grep -q -- --span.socket &&
+        span=(--span.socket="$TIF_TMP/span.sock")
+    # tc programs only on this test's own device (or none), never on the machine's interfaces
+    # or a parallel test's, unless the test chooses (a flag or a config file).
+    if [[ " $* " != *" --iface.include"* && " $* " != *" --config.file"* ]] &&
+        "$TIF_BUILD_DIR/traceiface" --help 2>&1 | grep -q -- --iface.include; then
+        span+=(--iface.include="^${TIF_HOST_IF:-}$")
+    fi
+    "$TIF_BUILD_DIR/traceiface" --web.listen-address="127.0.0.1:$port" "${span[@]}" "$@" \
         >"$TIF_TMP/exporter.out" 2>"$TIF_TMP/exporter.err" &
     TIF_EXPORTER_PID=$!
     tif_cleanup_push "tif_kill_wait $TIF_EXPORTER_PID 5"

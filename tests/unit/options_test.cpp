@@ -4,8 +4,7 @@
 
 using namespace tif;
 
-TEST_CASE("defaults follow exporter conventions")
-{
+TEST_CASE("defaults follow exporter conventions") {
     auto o = parse_options({});
     REQUIRE(o);
     CHECK(o->listen.host.empty());
@@ -15,8 +14,7 @@ TEST_CASE("defaults follow exporter conventions")
     CHECK(o->log_level == Level::info);
 }
 
-TEST_CASE("listen addresses")
-{
+TEST_CASE("listen addresses") {
     auto a = parse_listen_address("127.0.0.1:9999");
     REQUIRE(a);
     CHECK(a->host == "127.0.0.1");
@@ -28,8 +26,8 @@ TEST_CASE("listen addresses")
     REQUIRE(a);
     CHECK(a->host == "::1");
     CHECK(a->port == 80);
-    for (const char* bad : {"", "9100", "host:", "host:0", "host:65536", "::1:80", "[::1]80",
-                            "h:12x"}) {
+    for (const char* bad :
+         {"", "9100", "host:", "host:0", "host:65536", "::1:80", "[::1]80", "h:12x"}) {
         CAPTURE(bad);
         auto r = parse_listen_address(bad);
         REQUIRE_FALSE(r);
@@ -37,10 +35,9 @@ TEST_CASE("listen addresses")
     }
 }
 
-TEST_CASE("both --flag=value and --flag value")
-{
-    auto o = parse_options({"--web.listen-address=127.0.0.1:1", "--web.telemetry-path",
-                            "/m", "--log.level=debug", "--bpf.ringbuf-bytes=65536"});
+TEST_CASE("both --flag=value and --flag value") {
+    auto o = parse_options({"--web.listen-address=127.0.0.1:1", "--web.telemetry-path", "/m",
+                            "--log.level=debug", "--bpf.ringbuf-bytes=65536"});
     REQUIRE(o);
     CHECK(o->listen.port == 1);
     CHECK(o->telemetry_path == "/m");
@@ -48,8 +45,7 @@ TEST_CASE("both --flag=value and --flag value")
     CHECK(o->ringbuf_bytes == 65536);
 }
 
-TEST_CASE("bad flags are refused with the flag named")
-{
+TEST_CASE("bad flags are refused with the flag named") {
     struct Case {
         std::vector<std::string> args;
         const char* needle;
@@ -70,8 +66,7 @@ TEST_CASE("bad flags are refused with the flag named")
     }
 }
 
-TEST_CASE("help and version")
-{
+TEST_CASE("help and version") {
     CHECK(parse_options({"--help"})->help);
     CHECK(parse_options({"-h"})->help);
     CHECK(parse_options({"--version"})->version);

@@ -71,3 +71,23 @@ TEST_CASE("names of states and kinds, with out-of-range values") {
     CHECK(rtx_kind_name(TIF_RTX_SYNACK) == "synack");
     CHECK(rtx_kind_name(99) == "other");
 }
+
+TEST_CASE("a bound flow's line carries its trace context") {
+    auto e = v4_event();
+    CHECK_FALSE(rtx_event_json(e, 0, "veth1", "veth1").contains("trace_id"));
+    for (uint8_t i = 0; i < 16; ++i)
+        e.trace_id[i] = uint8_t(0xa0 + i);
+    for (uint8_t i = 0; i < 8; ++i)
+        e.span_id[i] = uint8_t(i + 1);
+    std::memcpy(e.span_name, "user.GetProfile", 15);
+    e.bound = 1;
+    auto j = rtx_event_json(e, 0, "veth1", "veth1");
+    CHECK(j["trace_id"] == "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+    CHECK(j["span_id"] == "0102030405060708");
+    CHECK(j["name"] == "user.GetProfile");
+    // A 32-byte name has no NUL; an empty one is left out.
+    std::memset(e.span_name, 'x', sizeof(e.span_name));
+    CHECK(rtx_event_json(e, 0, "veth1", "veth1")["name"] == std::string(32, 'x'));
+    std::memset(e.span_name, 0, sizeof(e.span_name));
+    CHECK_FALSE(rtx_event_json(e, 0, "veth1", "veth1").contains("name"));
+}

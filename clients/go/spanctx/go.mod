@@ -1,0 +1,3 @@
+module traceiface.local/spanctx
+
+go 1.19

@@ -1,0 +1,109 @@
+#include "latency_probe.h"
+
+#include "bpf_load.h"
+#include "bpf_maps.h"
+#include "log.h"
+#include "tcp_latency.skel.h"
+
+namespace tif {
+
+static_assert(sizeof(tif_lat_key) == 28, "tif_lat_key layout shared with the probe");
+static_assert(sizeof(tif_lat_hist_val) == (TIF_LAT_SLOTS + 2) * 8,
+              "tif_lat_hist_val layout shared with the probe");
+static_assert(sizeof(tif_conn_fail_val) == 8, "tif_conn_fail_val layout shared with the probe");
+static_assert(sizeof(tif_rtt_exemplar_event) == 64, "tif_rtt_exemplar_event layout shared");
+
+LatencyProbe::~LatencyProbe() = default;
+
+namespace {
+// The overflow entries (only `which` set) must exist before a map can fill up; see entry() in
+// the probe.
+template <class V> Status create_overflow_entries(bpf_map* map, uint32_t n, const char* what) {
+    std::vector<V> zero(static_cast<size_t>(possible_cpus()));
+    for (uint32_t which = 0; which < n; ++which) {
+        tif_lat_key key{};
+        key.which = which;
+        if (bpf_map_update_elem(bpf_map__fd(map), &key, zero.data(), BPF_NOEXIST) != 0 &&
+            errno != EEXIST)
+            return os_error(errno, std::string("create overflow entry in ") + what);
+    }
+    return Ok{};
+}
+} // namespace
+
+Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
+    std::unique_ptr<LatencyProbe> p(new LatencyProbe());
+    p->skel_ = BpfSkeleton<tcp_latency_bpf>(tcp_latency_bpf::open());
+    if (!p->skel_)
+        return os_error(errno, "open BPF object tcp_latency");
+    p->skel_->rodata->host_netns_ino = opt.host_netns_ino;
+    p->skel_->rodata->rtt_sample_interval_ns = opt.rtt_sample_interval_ns;
+    if (opt.span_map_fd >= 0)
+        if (int err = bpf_map__reuse_fd(p->skel_->maps.span_bindings, opt.span_map_fd))
+            return os_error(err, "reuse the span-binding table in tcp_latency");
+
+    if (auto st = load_skeleton(p->skel_.get(), "tcp_latency"); !st)
+        return st.error();
+    if (auto st = create_overflow_entries<tif_lat_hist_val>(p->skel_->maps.lat_hist, TIF_HIST_MAX,
+                                                            "lat_hist");
+        !st)
+        return st.error();
+    if (auto st = create_overflow_entries<tif_conn_fail_val>(p->skel_->maps.conn_fail,
+                                                             TIF_CONN_FAIL_MAX, "conn_fail");
+        !st)
+        return st.error();
+
+    if (int err = tcp_latency_bpf::attach(p->skel_.get()))
+        return os_error(err, "attach tp_btf/tcp_probe and tp_btf/inet_sock_set_state");
+    Log::msg(
+        Level::info, "probe attached",
+        Fields{{"probe", "tcp_latency"}, {"rtt_sample_interval_ns", opt.rtt_sample_interval_ns}});
+    return p;
+}
+
+int LatencyProbe::exemplars_map_fd() const {
+    return bpf_map__fd(skel_->maps.rtt_exemplars);
+}
+
+std::vector<std::pair<std::string, int>> LatencyProbe::programs() const {
+    std::vector<std::pair<std::string, int>> out;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) {
+        out.emplace_back(bpf_program__name(prog), bpf_program__fd(prog));
+    }
+    return out;
+}
+
+Result<std::vector<LatHistSample>> LatencyProbe::read_histograms() const {
+    std::vector<LatHistSample> out;
+    auto st = for_each_percpu_hash<tif_lat_key, tif_lat_hist_val>(
+        bpf_map__fd(skel_->maps.lat_hist), [&](const tif_lat_key& k, const tif_lat_hist_val& v) {
+            out.push_back({k, v});
+        });
+    if (!st)
+        return st.error();
+    return out;
+}
+
+Result<std::vector<ConnFailSample>> LatencyProbe::read_failures() const {
+    std::vector<ConnFailSample> out;
+    auto st = for_each_percpu_hash<tif_lat_key, tif_conn_fail_val>(
+        bpf_map__fd(skel_->maps.conn_fail), [&](const tif_lat_key& k, const tif_conn_fail_val& v) {
+            out.push_back({k, v.count});
+        });
+    if (!st)
+        return st.error();
+    return out;
+}
+
+Result<ProbeStats> LatencyProbe::read_stats() const {
+    auto v = read_percpu_u64_array(bpf_map__fd(skel_->maps.tif_stats), TIF_STAT_MAX);
+    if (!v)
+        return v.error();
+    ProbeStats s{};
+    for (size_t i = 0; i < s.size(); ++i)
+        s[i] = (*v)[i];
+    return s;
+}
+
+} // namespace tif

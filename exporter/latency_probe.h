@@ -1,0 +1,52 @@
+// The TCP latency probe: open -> configure -> load -> attach of tcp_latency.bpf.c, and the
+// reads /metrics needs (per-interface histograms and connect failures, summed over CPUs).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bpf_raii.h"
+#include "result.h"
+#include "retransmit_probe.h"
+#include "tcp_latency.h"
+
+struct tcp_latency_bpf;
+
+namespace tif {
+
+struct LatHistSample {
+    tif_lat_key key; // key.which: enum tif_lat_hist
+    tif_lat_hist_val hist;
+};
+
+struct ConnFailSample {
+    tif_lat_key key; // key.which: enum tif_connect_fail
+    uint64_t count;
+};
+
+class LatencyProbe {
+  public:
+    struct Options {
+        uint32_t host_netns_ino = 0;
+        uint64_t rtt_sample_interval_ns = 1'000'000'000; // 0 = every segment with data in flight
+        int span_map_fd = -1; // the shared span-binding table, when the span module made one
+    };
+
+    static Result<std::unique_ptr<LatencyProbe>> start(const Options& opt);
+    ~LatencyProbe();
+
+    Result<std::vector<LatHistSample>> read_histograms() const;
+    Result<std::vector<ConnFailSample>> read_failures() const;
+    Result<ProbeStats> read_stats() const;
+    int exemplars_map_fd() const; // ring buffer of tif_rtt_exemplar_event
+    std::vector<std::pair<std::string, int>> programs() const; // name, fd
+
+  private:
+    LatencyProbe() = default;
+    BpfSkeleton<tcp_latency_bpf> skel_;
+};
+
+} // namespace tif

@@ -1,0 +1,209 @@
+#include "packet_manager.h"
+
+#include "log.h"
+
+namespace tif {
+
+namespace {
+constexpr TcDir kDirs[] = {TcDir::ingress, TcDir::egress};
+}
+
+bool IfaceFilter::matches(const std::string& name) const {
+    return std::regex_match(name, include) && !(exclude && std::regex_match(name, *exclude));
+}
+
+PacketManager::PacketManager(TcStatsProbe& probe, IfaceFilter filter, uint32_t max_ifaces,
+                             Clock::duration grace)
+    : probe_(probe), filter_(std::move(filter)), max_(max_ifaces), slots_(probe.slots(), grace),
+      labels_(probe.slots()) {}
+
+PacketManager::~PacketManager() {
+    release_all();
+}
+
+void PacketManager::on_changes(const std::vector<IfaceChange>& changes, const IfaceTable& table) {
+    std::lock_guard lk(mu_);
+    for (const auto& c : changes)
+        handle(c, table);
+}
+
+void PacketManager::release_all() {
+    std::lock_guard lk(mu_);
+    while (!watched_.empty())
+        unwatch(watched_.begin()->first, false);
+}
+
+void PacketManager::handle(const IfaceChange& c, const IfaceTable& table) {
+    const LinkMsg& l = c.now;
+    names_[l.ifindex] = l.name;
+    if (c.what == IfaceChange::What::removed) {
+        names_.erase(l.ifindex);
+        refused_.erase(l.ifindex);
+        if (watched_.count(l.ifindex)) {
+            unwatch(l.ifindex, true);
+            retry_refused(table);
+        }
+        return;
+    }
+    auto it = watched_.find(l.ifindex);
+    if (it == watched_.end()) {
+        if (filter_.matches(l.name))
+            watch(l);
+        else
+            refused_.erase(l.ifindex); // renamed out of the filter while waiting for room
+        return;
+    }
+    if (!filter_.matches(l.name)) { // renamed out of the filter
+        unwatch(l.ifindex, false);
+        retry_refused(table);
+        return;
+    }
+    const uint32_t slot = it->second.slot;
+    if (!c.old_name.empty())
+        Log::msg(Level::info, "interface renamed",
+                 Fields{{"ifindex", l.ifindex}, {"from", c.old_name}, {"to", l.name}});
+    if (c.mtu_changed) {
+        // The oversize threshold follows the MTU; the counters stay.
+        if (auto st = probe_.bind(l.ifindex, slot, max_frame_len(l.type, l.mtu)); !st)
+            Log::msg(Level::warn, "could not update the MTU of a watched interface",
+                     Fields{{"iface", l.name}, {"error", st.error().message()}});
+    }
+    labels_[slot].link = l;
+}
+
+bool PacketManager::watch(const LinkMsg& l) {
+    const auto refuse = [&](const char* why) {
+        if (refused_.insert(l.ifindex).second) {
+            ++refused_total_;
+            Log::msg(Level::warn, "interface not watched",
+                     Fields{{"iface", l.name}, {"ifindex", l.ifindex}, {"reason", why}});
+        }
+        return false;
+    };
+    if (watched_.size() >= max_)
+        return refuse("--iface.max reached");
+    auto slot = slots_.acquire(Clock::now());
+    if (!slot)
+        return refuse("no counter slot free");
+    Watched w{*slot, {0, 0}, false};
+    const auto fail = [&](const Error& e) {
+        // ENODEV: the device went away while we attached (churn); its DELLINK follows.
+        const bool gone = e.err == ENODEV;
+        if (!gone)
+            ++attach_failures_;
+        Log::msg(gone ? Level::debug : Level::error, "could not watch interface",
+                 Fields{{"iface", l.name}, {"ifindex", l.ifindex}, {"error", e.message()}});
+        for (TcDir d : kDirs)
+            if (w.prog_id[int(d)] != 0)
+                (void)tc_detach(int(l.ifindex), d, w.prog_id[int(d)]);
+        if (w.created_qdisc)
+            (void)tc_remove_clsact_if_empty(int(l.ifindex));
+        (void)probe_.unbind(l.ifindex);
+        slots_.drop(w.slot);
+        return false;
+    };
+    if (auto st = probe_.zero(w.slot); !st)
+        return fail(st.error());
+    if (auto st = probe_.bind(l.ifindex, w.slot, max_frame_len(l.type, l.mtu)); !st)
+        return fail(st.error());
+    if (auto st = tc_ensure_clsact(int(l.ifindex), w.created_qdisc); !st)
+        return fail(st.error());
+    // A clsact holding nothing but our own filters (a crashed predecessor's, or those of an
+    // instance we take over from during a rolling update) is ours to remove later too.
+    if (!w.created_qdisc)
+        w.created_qdisc = tc_only_ours(int(l.ifindex));
+    for (TcDir d : kDirs) {
+        auto id = tc_attach(int(l.ifindex), d, probe_.prog_fd(d));
+        if (!id)
+            return fail(id.error());
+        w.prog_id[int(d)] = *id;
+    }
+    labels_[w.slot] = SlotLabels{l.ifindex, l};
+    watched_[l.ifindex] = w;
+    refused_.erase(l.ifindex);
+    Log::msg(Level::info, "interface watched",
+             Fields{{"iface", l.name},
+                    {"ifindex", l.ifindex},
+                    {"slot", w.slot},
+                    {"created_clsact", w.created_qdisc}});
+    return true;
+}
+
+void PacketManager::unwatch(uint32_t ifindex, bool device_gone) {
+    auto it = watched_.find(ifindex);
+    if (it == watched_.end())
+        return;
+    Watched w = it->second;
+    watched_.erase(it);
+    // A vanished device took its qdisc and filters with it; only a live one needs detaching.
+    if (!device_gone) {
+        for (TcDir d : kDirs)
+            if (auto st = tc_detach(int(ifindex), d, w.prog_id[int(d)]); !st)
+                Log::msg(Level::warn, "detach failed",
+                         Fields{{"ifindex", ifindex}, {"error", st.error().message()}});
+        if (w.created_qdisc)
+            if (auto st = tc_remove_clsact_if_empty(int(ifindex)); !st)
+                Log::msg(Level::warn, "clsact removal failed",
+                         Fields{{"ifindex", ifindex}, {"error", st.error().message()}});
+    }
+    if (auto st = probe_.unbind(ifindex); !st)
+        Log::msg(Level::warn, "unbind failed", Fields{{"error", st.error().message()}});
+    slots_.release(w.slot, Clock::now());
+    Log::msg(Level::info, device_gone ? "interface vanished" : "interface released",
+             Fields{{"iface", labels_[w.slot].link.name}, {"ifindex", ifindex}, {"slot", w.slot}});
+}
+
+void PacketManager::retry_refused(const IfaceTable& table) {
+    while (!refused_.empty() && watched_.size() < max_) {
+        uint32_t ifindex = *refused_.begin();
+        refused_.erase(refused_.begin());
+        if (const LinkMsg* l = table.find(ifindex); l && filter_.matches(l->name))
+            watch(*l);
+    }
+}
+
+std::string PacketManager::name_of(uint32_t ifindex) const {
+    if (ifindex == 0)
+        return "";
+    auto it = names_.find(ifindex);
+    return it != names_.end() ? it->second : "/ifindex-" + std::to_string(ifindex);
+}
+
+Result<PacketSnapshot> PacketManager::snapshot() {
+    std::lock_guard lk(mu_);
+    const auto now = Clock::now();
+    PacketSnapshot s;
+    s.watched = watched_.size();
+    s.refused_total = refused_total_;
+    s.attach_failures_total = attach_failures_;
+    std::map<std::string, size_t> by_name; // one series per name: the newest interface wins
+    for (uint32_t slot = 0; slot < slots_.capacity(); ++slot) {
+        if (!slots_.visible(slot, now))
+            continue;
+        const SlotLabels& lb = labels_[slot];
+        IfaceSeries is;
+        is.link = lb.link;
+        is.kind = IfaceTable::kind_of(lb.link);
+        is.master = name_of(lb.link.master);
+        is.link_name =
+            lb.link.link_other_netns || lb.link.link == lb.ifindex ? "" : name_of(lb.link.link);
+        is.gone = !slots_.active(slot);
+        for (TcDir d : kDirs) {
+            auto c = probe_.read(slot, d);
+            if (!c)
+                return c.error();
+            is.dir[int(d)] = *c;
+        }
+        auto [it, fresh] = by_name.emplace(is.link.name, s.ifaces.size());
+        if (fresh) {
+            s.ifaces.push_back(std::move(is));
+            continue;
+        }
+        IfaceSeries& prev = s.ifaces[it->second];
+        if (prev.gone && !is.gone)
+            prev = std::move(is);
+    }
+    return s;
+}
+
+} // namespace tif

@@ -1,0 +1,90 @@
+// Decides which interfaces the tc counters watch and keeps the kernel in step: on every link
+// change from the netlink watcher it attaches, follows (rename, MTU, flaps) or releases, within
+// the --iface.include/--iface.exclude filter and the --iface.max cap. It also keeps what the
+// collector needs (labels and slots) under one lock, so a slot is never reused mid-scrape.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "iface_table.h"
+#include "slot_allocator.h"
+#include "tc_stats_probe.h"
+
+namespace tif {
+
+struct IfaceFilter {
+    std::regex include;
+    std::optional<std::regex> exclude; // none: exclude nothing
+    bool matches(const std::string& name) const;
+};
+
+// One interface's labels and counters as /metrics shows them.
+struct IfaceSeries {
+    LinkMsg link;       // last known state (name, MTU, oper state, ...)
+    std::string kind;   // IfaceTable::kind_of
+    std::string master; // name of the master device, "" when none
+    std::string
+        link_name;     // name of IFLA_LINK in our namespace (vlan: lower device; veth: peer), or ""
+    bool gone = false; // vanished or released: shown until the grace period ends
+    tif_tc_counts dir[2]{}; // by TcDir
+};
+
+struct PacketSnapshot {
+    std::vector<IfaceSeries> ifaces;
+    uint64_t watched = 0;
+    uint64_t refused_total = 0;
+    uint64_t attach_failures_total = 0;
+};
+
+class PacketManager {
+  public:
+    using Clock = SlotAllocator::Clock;
+    PacketManager(TcStatsProbe& probe, IfaceFilter filter, uint32_t max_ifaces,
+                  Clock::duration grace);
+    ~PacketManager(); // detaches every filter we attached
+
+    // From the netlink watcher, on the io_context thread.
+    void on_changes(const std::vector<IfaceChange>& changes, const IfaceTable& table);
+    // Detach everything now (shutdown).
+    void release_all();
+    // For the collector (any thread): reads the counters under the lock.
+    Result<PacketSnapshot> snapshot();
+
+  private:
+    struct Watched {
+        uint32_t slot = 0;
+        uint32_t prog_id[2] = {0, 0};
+        bool created_qdisc = false;
+    };
+    struct SlotLabels {
+        uint32_t ifindex = 0;
+        LinkMsg link;
+    };
+    void handle(const IfaceChange& c, const IfaceTable& table);
+    bool watch(const LinkMsg& l);
+    void unwatch(uint32_t ifindex, bool device_gone);
+    void retry_refused(const IfaceTable& table);
+    std::string name_of(uint32_t ifindex) const; // master/lower label values
+
+    TcStatsProbe& probe_;
+    IfaceFilter filter_;
+    uint32_t max_;
+    std::mutex mu_;
+    SlotAllocator slots_;
+    std::vector<SlotLabels> labels_; // by slot
+    std::map<uint32_t, Watched> watched_;
+    std::map<uint32_t, std::string> names_; // every link of the namespace, for master/lower
+    std::set<uint32_t> refused_;            // ifindexes over the cap, retried when room frees up
+    uint64_t refused_total_ = 0;
+    uint64_t attach_failures_ = 0;
+};
+
+} // namespace tif

@@ -1,0 +1,94 @@
+#include "tc_stats_probe.h"
+
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include "bpf_load.h"
+#include "bpf_maps.h"
+#include "tc_stats.skel.h"
+
+namespace tif {
+
+static_assert(sizeof(tif_tc_slot) == 8, "tif_tc_slot layout shared with the probe");
+static_assert(sizeof(tif_tc_counts) == 8 * (3 + TIF_SIZE_BUCKETS),
+              "tif_tc_counts: u64 fields only, shared with the probe");
+
+TcStatsProbe::~TcStatsProbe() = default;
+
+Result<std::unique_ptr<TcStatsProbe>> TcStatsProbe::load(uint32_t max_ifaces, uint32_t slots) {
+    std::unique_ptr<TcStatsProbe> p(new TcStatsProbe());
+    p->skel_ = BpfSkeleton<tc_stats_bpf>(tc_stats_bpf::open());
+    if (!p->skel_)
+        return os_error(errno, "open BPF object tc_stats");
+    p->slots_ = slots;
+    if (int err = bpf_map__set_max_entries(p->skel_->maps.tc_slots, max_ifaces))
+        return os_error(err, "size map tc_slots to " + std::to_string(max_ifaces));
+    if (int err = bpf_map__set_max_entries(p->skel_->maps.tc_counts, 2 * slots))
+        return os_error(err, "size map tc_counts to " + std::to_string(2 * slots));
+    if (auto st = load_skeleton(p->skel_.get(), "tc_stats"); !st)
+        return st.error();
+    return p;
+}
+
+int TcStatsProbe::prog_fd(TcDir dir) const {
+    return bpf_program__fd(dir == TcDir::ingress ? skel_->progs.tif_tc_ingress
+                                                 : skel_->progs.tif_tc_egress);
+}
+
+Status TcStatsProbe::zero(uint32_t slot) {
+    std::vector<tif_tc_counts> zeros(static_cast<size_t>(possible_cpus()));
+    for (uint32_t dir = 0; dir < 2; ++dir) {
+        uint32_t idx = slot * 2 + dir;
+        if (bpf_map_update_elem(bpf_map__fd(skel_->maps.tc_counts), &idx, zeros.data(), BPF_ANY) !=
+            0)
+            return os_error(errno, "zero tc_counts slot " + std::to_string(slot));
+    }
+    return Ok{};
+}
+
+int TcStatsProbe::slot_map_fd(uint32_t ifindex) const {
+    return bpf_map__fd(ifindex < TIF_DIRECT_IFINDEX ? skel_->maps.tc_slot_direct
+                                                    : skel_->maps.tc_slots);
+}
+
+Status TcStatsProbe::bind(uint32_t ifindex, uint32_t slot, uint32_t max_len) {
+    tif_tc_slot v{slot, max_len == 0 ? 1 : max_len}; // 0 means "unused" to the programs
+    if (bpf_map_update_elem(slot_map_fd(ifindex), &ifindex, &v, BPF_ANY) != 0)
+        return os_error(errno, "map ifindex " + std::to_string(ifindex) + " to slot " +
+                                   std::to_string(slot));
+    return Ok{};
+}
+
+Status TcStatsProbe::unbind(uint32_t ifindex) {
+    if (ifindex < TIF_DIRECT_IFINDEX) {
+        tif_tc_slot none{};
+        if (bpf_map_update_elem(slot_map_fd(ifindex), &ifindex, &none, BPF_ANY) != 0)
+            return os_error(errno,
+                            "clear ifindex " + std::to_string(ifindex) + " in tc_slot_direct");
+        return Ok{};
+    }
+    if (bpf_map_delete_elem(slot_map_fd(ifindex), &ifindex) != 0 && errno != ENOENT)
+        return os_error(errno, "remove ifindex " + std::to_string(ifindex) + " from tc_slots");
+    return Ok{};
+}
+
+Result<tif_tc_counts> TcStatsProbe::read(uint32_t slot, TcDir dir) const {
+    constexpr size_t fields = sizeof(tif_tc_counts) / sizeof(uint64_t);
+    const int ncpu = possible_cpus();
+    std::vector<uint64_t> buf(size_t(ncpu) * fields);
+    uint32_t idx = slot * 2 + (dir == TcDir::ingress ? TIF_TC_INGRESS : TIF_TC_EGRESS);
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tc_counts), &idx, buf.data()) != 0)
+        return os_error(errno, "read tc_counts slot " + std::to_string(slot));
+    // Summed as u64 and copied into the struct: its fields are __u64 (unsigned long long), and
+    // writing them through a uint64_t* (unsigned long) would break strict aliasing.
+    std::array<uint64_t, fields> acc{};
+    for (int c = 0; c < ncpu; ++c)
+        for (size_t f = 0; f < fields; ++f)
+            acc[f] += buf[size_t(c) * fields + f];
+    tif_tc_counts sum{};
+    std::memcpy(&sum, acc.data(), sizeof(sum));
+    return sum;
+}
+
+} // namespace tif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The span-binding table as a probe sees it. The declaration only fixes the layout: the
+ * exporter replaces the map with its own (bpf_map__reuse_fd) before load, so every probe
+ * shares one table. */
+#ifndef TRACEIFACE_SPAN_BINDING_BPF_H
+#define TRACEIFACE_SPAN_BINDING_BPF_H
+
+#include "span_binding.h"
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 1);
+    __type(key, __u64);
+    __type(value, struct tif_span_binding);
+} span_bindings SEC(".maps");
+
+/* The live binding of a socket cookie, or NULL (none, or past its TTL). */
+static __always_inline const struct tif_span_binding* tif_span_lookup(__u64 cookie) {
+    const struct tif_span_binding* b;
+
+    if (cookie == 0)
+        return 0;
+    b = bpf_map_lookup_elem(&span_bindings, &cookie);
+    if (!b || b->expires_ns < bpf_ktime_get_boot_ns())
+        return 0;
+    return b;
+}
+
+#endif

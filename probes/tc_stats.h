@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* tc_stats.bpf.c <-> exporter: per-interface packet counters aggregated in the kernel. */
+#ifndef TRACEIFACE_TC_STATS_H
+#define TRACEIFACE_TC_STATS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Our tc filters are recognised by this handle and priority (plus the program name): a
+ * restarted exporter finds a crashed predecessor's filters there and replaces them. Priority 1
+ * runs first on the hook, so packets a later filter drops or redirects are still counted; the
+ * programs always return TC_ACT_UNSPEC, which hands the packet on unchanged. */
+#define TIF_TC_HANDLE 0x74696600u /* "tif\0" */
+#define TIF_TC_PRIORITY 1
+
+#define TIF_TC_INGRESS 0
+#define TIF_TC_EGRESS 1
+
+/* Packet sizes in log2 buckets: bucket i counts packets of at most 64 << i bytes, the last
+ * one everything above 64 KiB (only GSO/GRO super-packets or big-TCP frames get there). */
+#define TIF_SIZE_BUCKETS 12
+#define TIF_SIZE_FIRST_BOUND 64
+
+/* Interfaces with an ifindex below this find their slot in the array tc_slot_direct, whose
+ * lookup the verifier inlines; the rest (hosts that created many devices) in the hash tc_slots.
+ * The hash lookup alone costs more than the whole program otherwise. */
+#define TIF_DIRECT_IFINDEX 16384
+
+/* Value of tc_slot_direct / tc_slots, keyed by ifindex (u32): where this interface's counters
+ * live. max_len == 0 marks an unused array entry. */
+struct tif_tc_slot {
+    __u32 slot;    /* counters at index slot * 2 + direction of tc_counts */
+    __u32 max_len; /* longest frame that fits the MTU (MTU + L2 header); longer = oversize */
+};
+
+/* Value of the per-CPU array tc_counts; u64 fields only (summed over CPUs by the exporter). */
+struct tif_tc_counts {
+    __u64 packets;
+    __u64 bytes; /* skb->len: the whole frame including the L2 header, as the device counts */
+    __u64 oversize;
+    __u64 size_hist[TIF_SIZE_BUCKETS];
+};
+
+#endif

@@ -1,0 +1,37 @@
+#include <doctest/doctest.h>
+
+#include "options.h"
+
+using namespace tif;
+
+TEST_CASE("--iface.* defaults: everything but lo, 1024 interfaces, 5 minutes of grace") {
+    auto o = parse_options({});
+    REQUIRE(o);
+    CHECK(o->iface_include == ".*");
+    CHECK(o->iface_exclude == "lo");
+    CHECK(o->iface_max == 1024);
+    CHECK(o->iface_stale_grace_ns == 300'000'000'000ull);
+}
+
+TEST_CASE("--iface.* values") {
+    auto o = parse_options({"--iface.include=^veth.*", "--iface.exclude", "", "--iface.max=3",
+                            "--iface.stale-grace=2s"});
+    REQUIRE(o);
+    CHECK(o->iface_include == "^veth.*");
+    CHECK(o->iface_exclude.empty());
+    CHECK(o->iface_max == 3);
+    CHECK(o->iface_stale_grace_ns == 2'000'000'000ull);
+}
+
+TEST_CASE("bad --iface.* values name the flag") {
+    for (auto args : std::vector<std::vector<std::string>>{{"--iface.include=(unclosed"},
+                                                           {"--iface.exclude=[z-a]"},
+                                                           {"--iface.max=0"},
+                                                           {"--iface.max=lots"},
+                                                           {"--iface.stale-grace=5"}}) {
+        CAPTURE(args[0]);
+        auto o = parse_options(args);
+        REQUIRE_FALSE(o);
+        CHECK(o.error().what.find(args[0].substr(0, args[0].find('='))) != std::string::npos);
+    }
+}

@@ -27,6 +27,22 @@ void PacketManager::on_changes(const std::vector<IfaceChange>& changes, const If
         handle(c, table);
 }
 
+void PacketManager::set_filter(IfaceFilter filter, const IfaceTable& table) {
+    std::lock_guard lk(mu_);
+    filter_ = std::move(filter);
+    std::vector<uint32_t> drop;
+    for (const auto& [ifindex, w] : watched_) {
+        const LinkMsg* l = table.find(ifindex);
+        if (!l || !filter_.matches(l->name))
+            drop.push_back(ifindex);
+    }
+    for (uint32_t ifindex : drop)
+        unwatch(ifindex, false);
+    for (const auto& [ifindex, l] : table.all())
+        if (!watched_.count(ifindex) && filter_.matches(l.name))
+            watch(l);
+}
+
 void PacketManager::release_all() {
     std::lock_guard lk(mu_);
     while (!watched_.empty())

@@ -53,6 +53,9 @@ class PacketManager {
 
     // From the netlink watcher, on the io_context thread.
     void on_changes(const std::vector<IfaceChange>& changes, const IfaceTable& table);
+    // A new --iface.include/--iface.exclude (reload): interfaces that no longer match are
+    // released, newly matching ones watched; those that stay keep their counters.
+    void set_filter(IfaceFilter filter, const IfaceTable& table);
     // Detach everything now (shutdown).
     void release_all();
     // For the collector (any thread): reads the counters under the lock.

@@ -52,6 +52,14 @@ Status start_packet_module(DaemonContext& ctx) {
     ctx.keep_alive.push_back(p);
     ctx.keep_alive.push_back(mgr);
     ctx.keep_alive.push_back(w);
+    // Reload: a new interface filter applies at once (other iface.* options need a restart).
+    ctx.on_reload.push_back([w, mgr](const Options& o) -> Status {
+        auto f = make_filter(o);
+        if (!f)
+            return f.error();
+        mgr->set_filter(std::move(*f), w->table());
+        return Ok{};
+    });
     ctx.on_stop.push_back([w, mgr] {
         w->stop();
         mgr->release_all();

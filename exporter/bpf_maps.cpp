@@ -1,5 +1,7 @@
 #include "bpf_maps.h"
 
+#include <algorithm>
+
 namespace tif {
 
 int possible_cpus() {
@@ -22,6 +24,24 @@ Result<std::vector<uint64_t>> read_percpu_u64_array(int map_fd, uint32_t slots) 
             sums[i] += v;
     }
     return sums;
+}
+
+Result<ProbeStats> read_probe_stats(int tif_stats_fd) {
+    auto v = read_percpu_u64_array(tif_stats_fd, TIF_STAT_MAX);
+    if (!v)
+        return v.error();
+    ProbeStats s{};
+    std::copy(v->begin(), v->end(), s.begin());
+    return s;
+}
+
+std::vector<std::pair<std::string, int>> object_programs(const bpf_object* obj) {
+    std::vector<std::pair<std::string, int>> out;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, obj) {
+        out.emplace_back(bpf_program__name(prog), bpf_program__fd(prog));
+    }
+    return out;
 }
 
 } // namespace tif

@@ -4,12 +4,16 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "iface_ref.h"
 #include "result.h"
 
 namespace tif {
@@ -18,6 +22,13 @@ int possible_cpus();
 
 // Per-CPU array of u64 counters (like tif_stats): one summed value per slot.
 Result<std::vector<uint64_t>> read_percpu_u64_array(int map_fd, uint32_t slots);
+
+// A probe object's produced/lost counters (its `tif_stats` map, see enum tif_stat).
+using ProbeStats = std::array<uint64_t, TIF_STAT_MAX>;
+Result<ProbeStats> read_probe_stats(int tif_stats_fd);
+
+// Every program of a loaded object, as (name, fd), for the per-program self-metrics.
+std::vector<std::pair<std::string, int>> object_programs(const bpf_object* obj);
 
 // Walks a per-CPU hash whose value is a struct of u64 fields, giving the key and the per-field
 // sums. V must consist of u64 only (each per-CPU value is padded to 8 bytes by the kernel).

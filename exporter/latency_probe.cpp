@@ -66,12 +66,7 @@ int LatencyProbe::exemplars_map_fd() const {
 }
 
 std::vector<std::pair<std::string, int>> LatencyProbe::programs() const {
-    std::vector<std::pair<std::string, int>> out;
-    bpf_program* prog;
-    bpf_object__for_each_program(prog, skel_->obj) {
-        out.emplace_back(bpf_program__name(prog), bpf_program__fd(prog));
-    }
-    return out;
+    return object_programs(skel_->obj);
 }
 
 Result<std::vector<LatHistSample>> LatencyProbe::read_histograms() const {
@@ -97,13 +92,7 @@ Result<std::vector<ConnFailSample>> LatencyProbe::read_failures() const {
 }
 
 Result<ProbeStats> LatencyProbe::read_stats() const {
-    auto v = read_percpu_u64_array(bpf_map__fd(skel_->maps.tif_stats), TIF_STAT_MAX);
-    if (!v)
-        return v.error();
-    ProbeStats s{};
-    for (size_t i = 0; i < s.size(); ++i)
-        s[i] = (*v)[i];
-    return s;
+    return read_probe_stats(bpf_map__fd(skel_->maps.tif_stats));
 }
 
 } // namespace tif

@@ -60,11 +60,7 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
 }
 
 std::vector<std::pair<std::string, int>> RetransmitProbe::programs() const {
-    std::vector<std::pair<std::string, int>> out;
-    bpf_program* prog;
-    bpf_object__for_each_program(prog, skel_->obj)
-        out.emplace_back(bpf_program__name(prog), bpf_program__fd(prog));
-    return out;
+    return object_programs(skel_->obj);
 }
 
 int RetransmitProbe::events_map_fd() const {
@@ -83,13 +79,7 @@ Result<std::vector<RtxSample>> RetransmitProbe::read_counts() const {
 }
 
 Result<ProbeStats> RetransmitProbe::read_stats() const {
-    auto v = read_percpu_u64_array(bpf_map__fd(skel_->maps.tif_stats), TIF_STAT_MAX);
-    if (!v)
-        return v.error();
-    ProbeStats s{};
-    for (size_t i = 0; i < s.size(); ++i)
-        s[i] = (*v)[i];
-    return s;
+    return read_probe_stats(bpf_map__fd(skel_->maps.tif_stats));
 }
 
 } // namespace tif

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "bpf_maps.h"
 #include "bpf_raii.h"
 #include "iface_ref.h"
 #include "result.h"
@@ -22,8 +23,6 @@ struct RtxSample {
     tif_rtx_key key;
     tif_rtx_counts counts;
 };
-
-using ProbeStats = std::array<uint64_t, TIF_STAT_MAX>;
 
 class RetransmitProbe {
   public:

@@ -33,9 +33,10 @@ sleep 1 # the reader drains what the buffer held
 
 after_kernel=$(tif_nstat_retrans)
 rtx_snapshot "$metrics" >"$TIF_TMP/after.txt"
-# Take all three from one scrape; retry a few times in case an unrelated retransmit lands
-# between the kernel's counters and the reader's (a real accounting gap persists).
-for _ in 1 2 3 4 5; do
+# Take all three from one scrape. Events still in the ring buffer are produced but not yet
+# consumed: retry for up to 10 s until the reader has caught up with any other traffic on the
+# host (a real accounting gap persists).
+for _ in $(seq 33); do
     curl -sf "$metrics" >"$TIF_TMP/scrape.txt"
     sum() { tif_metric_sum "file://$TIF_TMP/scrape.txt" "$1\{$pipeline"; }
     produced=$(($(sum traceiface_events_produced_total) - produced0))

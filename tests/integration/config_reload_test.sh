@@ -101,7 +101,7 @@ jq -R -c 'fromjson? | select(.msg | startswith("config reload failed")) | .error
 [[ $(reload_ok) == 0 ]] || tif_fail "reload_successful is not 0 after a bad reload"
 [[ $(reload_ts) == "$ts1" ]] || tif_fail "the success timestamp moved on a failed reload"
 tif_alive "$TIF_EXPORTER_PID" || tif_fail "the exporter died on a bad reload"
-curl -sf "$TIF_EXPORTER_URL/metrics" | grep -q '^traceiface_probe_up' || tif_fail "metrics not served"
+grep -q '^traceiface_probe_up' <<<"$(curl -sf "$TIF_EXPORTER_URL/metrics")" || tif_fail "metrics not served"
 # Still at debug: the next SIGHUP's "config in effect" needs a good file, so restore one.
 n_debug=$(count_lines '.msg == "config in effect"')
 write_config debug "iface.max: 512"

@@ -51,6 +51,11 @@ Status start_span_module(DaemonContext& ctx) {
     std::shared_ptr<SpanServer> s = std::move(*server);
     ctx.registry.add(std::make_unique<SpanCollector>(&s->counters(), shared));
     ctx.on_stop.push_back([s] { s->stop(); });
+    // Reload: the allow-list applies at once; the other span.* options need a restart.
+    ctx.on_reload.push_back([s](const Options& o) -> Status {
+        s->set_allow_list(o.span.allow_uids, o.span.allow_gids);
+        return Ok{};
+    });
     ctx.keep_alive.push_back(s);
     return Ok{};
 }

@@ -152,6 +152,18 @@ void SpanServer::stop() {
         ::unlink(opt_.socket_path.c_str());
 }
 
+void SpanServer::set_allow_list(std::vector<uid_t> uids, std::vector<gid_t> gids) {
+    // opt_ and clients_ belong to the strand; the reload runs elsewhere on the io_context.
+    asio::post(strand_, [this, uids = std::move(uids), gids = std::move(gids)]() mutable {
+        opt_.allow_uids = std::move(uids);
+        opt_.allow_gids = std::move(gids);
+        boost::system::error_code ec;
+        for (auto& c : clients_)
+            if (!allowed(c.cred.uid, c.cred.gid))
+                c.sock.cancel(ec); // its pending wait ends with an error: do_read drops it
+    });
+}
+
 bool SpanServer::allowed(uid_t uid, gid_t gid) const {
     if (uid == 0 || uid == own_uid_)
         return true;

@@ -44,6 +44,8 @@ class SpanServer {
     void stop();
 
     const SpanCounters& counters() const { return counters_; }
+    // Reload: a new uid/gid allow-list. Connected clients it no longer allows are dropped.
+    void set_allow_list(std::vector<uid_t> uids, std::vector<gid_t> gids);
 
   private:
     struct Client;

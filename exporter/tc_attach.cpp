@@ -82,7 +82,18 @@ Status tc_ensure_clsact(int ifindex, bool& created) {
     return Ok{};
 }
 
+namespace {
+// The id of a program we hold an fd of: no capability needed, unlike looking up a name by id
+// (CAP_SYS_ADMIN), which we no longer have once the capabilities are dropped after start.
+uint32_t prog_id_of(int prog_fd) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    return bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0 ? info.id : 0;
+}
+} // namespace
+
 Result<uint32_t> tc_attach(int ifindex, TcDir dir, int prog_fd) {
+    const uint32_t own_id = prog_id_of(prog_fd);
     // Twice at most: a filter of ours can appear between the query and the attach (another
     // instance starting, e.g. in a rolling update); the second round replaces it.
     for (int round = 0;; ++round) {
@@ -92,7 +103,7 @@ Result<uint32_t> tc_attach(int ifindex, TcDir dir, int prog_fd) {
         auto o = our_opts();
         o.prog_fd = prog_fd;
         if (*existing) {
-            if (!(*existing)->ours)
+            if (!(*existing)->ours && (*existing)->prog_id != own_id)
                 return Error{EEXIST, "attach tc " + where(ifindex, dir) +
                                          ": a foreign program (id " +
                                          std::to_string((*existing)->prog_id) + ", \"" +

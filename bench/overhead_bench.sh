@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Cost of the tcp_latency programs: iperf3 over a veth pair into a netns, alternating runs
+# Cost of traceiface on the packet path: iperf3 over a veth pair into a netns, alternating runs
 # without the exporter, with it at the default RTT sampling (1 s per flow) and with every ACK
-# sampled (--tcp.rtt-sample-interval=0). With kernel.bpf_stats_enabled=1 (restored on exit) it
-# prints each latency program's average run time (run_time_ns / run_cnt from bpftool) and the
-# throughput of each mode relative to the runs without the exporter.
+# sampled (--tcp.rtt-sample-interval=0). The exporter has every probe attached: tc on the veth,
+# the latency and retransmit tracepoints. With kernel.bpf_stats_enabled=1 (restored on exit) it
+# prints each program's average run time (run_time_ns / run_cnt from bpftool) and the throughput
+# of each mode relative to the runs without the exporter.
 #
-#   sudo bench/latency_bench.sh [ROUNDS (3)] [SECONDS per run (5)]
+#   sudo bench/overhead_bench.sh [ROUNDS (3)] [SECONDS per run (5)]
 # Env: TIF_BUILD_DIR (default build/), the exporter binary lives there.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,7 +15,7 @@ source "$here/../tests/integration/lib.sh"
 ROUNDS=${1:-3}
 SECS=${2:-5}
 MODES=(off sampled every_ack)
-PROGS=(tif_tcp_probe tif_inet_sock_set_state)
+PROGS=(tif_tc_ingress tif_tc_egress tif_tcp_probe tif_inet_sock_set_state tif_tcp_retransmit_skb)
 
 tif_require_root_bpf
 tif_require_cmd iperf3 jq curl
@@ -36,7 +37,7 @@ iperf_once() {
     iperf3 -c "$TIF_NS_IP" -t "$SECS" -J 2>/dev/null | jq '.end.sum_received.bits_per_second'
 }
 
-# Adds run_time_ns and run_cnt of the exporter's latency programs to the mode's totals.
+# Adds run_time_ns and run_cnt of the exporter's programs to the mode's totals.
 collect_prog_stats() {
     local mode=$1 id name ns cnt
     for id in $(grep -h '^prog_id:' /proc/"$TIF_EXPORTER_PID"/fdinfo/* 2>/dev/null |

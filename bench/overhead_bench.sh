@@ -24,12 +24,7 @@ sysctl -qw kernel.bpf_stats_enabled=1
 tif_cleanup_push "sysctl -qw kernel.bpf_stats_enabled=$old_stats"
 tif_make_netns_pair tfb
 
-ip netns exec "$TIF_NS" iperf3 -s -B "$TIF_NS_IP" >"$TIF_TMP/iperf-server.log" 2>&1 &
-tif_cleanup_push "kill $! 2>/dev/null || true"
-for _ in $(seq 50); do
-    ip netns exec "$TIF_NS" ss -ltn | grep -q ":5201 " && break
-    sleep 0.1
-done
+tif_iperf_server "$TIF_NS" "$TIF_NS_IP"
 
 declare -A bps runs prog_ns prog_cnt
 # One iperf3 run; prints bits/s received.

@@ -29,13 +29,7 @@ tif_start_prometheus "$instance"
 
 # Traffic for the whole evaluation: a lossy upload (retransmits, RTT, connects, packets of
 # every size) and connects to a closed port (refused: connect failures).
-ip netns exec "$TIF_NS" iperf3 -s -1 -B "$TIF_NS_IP" >"$TIF_TMP/iperf-server.log" 2>&1 &
-spid=$!
-tif_cleanup_push "kill $spid 2>/dev/null || true"
-for _ in $(seq 50); do
-    ip netns exec "$TIF_NS" ss -ltn | grep -q ":5201 " && break
-    sleep 0.1
-done
+tif_iperf_server "$TIF_NS" "$TIF_NS_IP" -1
 timeout $((SECS + 30)) iperf3 -c "$TIF_NS_IP" -t "$SECS" -C bbr --connect-timeout 3000 \
     >"$TIF_TMP/iperf-client.log" 2>&1 &
 cpid=$!

@@ -25,13 +25,7 @@ iface_wait_metric "$m" "^traceiface_interfaces_watched " "==" 1 10
 fds_before=$(ls /proc/"$TIF_EXPORTER_PID"/fd | wc -l)
 progs_before=$(iface_prog_ids "$TIF_EXPORTER_PID" | tr '\n' ' ')
 
-ip netns exec "$TIF_NS" iperf3 -s -B "$TIF_NS_IP" >"$TIF_TMP/iperf-server.log" 2>&1 &
-spid=$!
-tif_cleanup_push "kill $spid 2>/dev/null || true"
-for _ in $(seq 50); do
-    ip netns exec "$TIF_NS" ss -ltn | grep -q "$TIF_NS_IP:5201 " && break
-    sleep 0.1
-done
+tif_iperf_server "$TIF_NS" "$TIF_NS_IP"
 sys_before="$(iface_sys "$s" rx_packets) $(iface_sys "$s" tx_packets)"
 ours_before="$(iface_value "$m" traceiface_packets_total "$s" ingress) $(iface_value "$m" traceiface_packets_total "$s" egress)"
 iperf3 -c "$TIF_NS_IP" -t 600 -b 200M >"$TIF_TMP/iperf-client.log" 2>&1 &

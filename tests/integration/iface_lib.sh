@@ -71,13 +71,8 @@ iface_wait_prog_gone() {
 iface_iperf() {
     local ns=$1 ip=$2 secs=$3 spid
     shift 3
-    ip netns exec "$ns" iperf3 -s -1 -B "$ip" >"$TIF_TMP/iperf-server.log" 2>&1 &
-    spid=$!
-    tif_cleanup_push "kill $spid 2>/dev/null || true"
-    for _ in $(seq 50); do
-        ip netns exec "$ns" ss -ltn | grep -q "$ip:5201 " && break
-        sleep 0.1
-    done
+    tif_iperf_server "$ns" "$ip" -1
+    spid=$TIF_IPERF_SERVER_PID
     timeout $((secs + 30)) iperf3 -c "$ip" -t "$secs" --connect-timeout 3000 "$@" \
         >"$TIF_TMP/iperf-client.log" 2>&1 ||
         tif_fail "iperf3 failed: $(tail -5 "$TIF_TMP/iperf-client.log")"

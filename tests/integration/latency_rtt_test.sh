@@ -28,13 +28,8 @@ tif_start_prometheus "127.0.0.1:$port"
 lat_buckets "$metrics" "$RTT" "$TIF_HOST_IF" >"$TIF_TMP/before.txt"
 before_count=$(lat_count "$metrics" "$RTT" "$TIF_HOST_IF")
 
-ip netns exec "$TIF_NS" iperf3 -s -1 -B "$TIF_NS_IP" >"$TIF_TMP/iperf-server.log" 2>&1 &
-spid=$!
-tif_cleanup_push "kill $spid 2>/dev/null || true"
-for _ in $(seq 50); do
-    ip netns exec "$TIF_NS" ss -ltn | grep -q ":5201 " && break
-    sleep 0.1
-done
+tif_iperf_server "$TIF_NS" "$TIF_NS_IP" -1
+spid=$TIF_IPERF_SERVER_PID
 timeout $((SECS + 30)) iperf3 -c "$TIF_NS_IP" -t "$SECS" -P "$STREAMS" --connect-timeout 3000 \
     >"$TIF_TMP/iperf-client.log" 2>&1 &
 cpid=$!

@@ -138,6 +138,26 @@ tif_nstat_retrans() {
                    else { print $col["RetransSegs"]; exit } }' <<<"$snmp"
 }
 
+# tif_iperf_server NETNS IP [ARGS...]: an iperf3 server bound to IP, inside NETNS ("" = the
+# host), stopped at cleanup; returns once it listens. Its pid is in TIF_IPERF_SERVER_PID.
+tif_iperf_server() {
+    local ns=$1 ip=$2
+    shift 2
+    local -a run=(iperf3 -s -B "$ip" "$@") list=(ss -ltn)
+    if [[ -n $ns ]]; then
+        run=(ip netns exec "$ns" "${run[@]}")
+        list=(ip netns exec "$ns" ss -ltn)
+    fi
+    "${run[@]}" >"$TIF_TMP/iperf-server-$ip.log" 2>&1 &
+    TIF_IPERF_SERVER_PID=$!
+    tif_cleanup_push "kill $TIF_IPERF_SERVER_PID 2>/dev/null || true"
+    for _ in $(seq 50); do
+        "${list[@]}" | grep -q "$ip:5201 " && return 0
+        sleep 0.1
+    done
+    tif_fail "iperf3 server on $ip did not start: $(tail -3 "$TIF_TMP/iperf-server-$ip.log")"
+}
+
 tif_free_port() {
     local i port
     for ((i = 0; i < 100; i++)); do

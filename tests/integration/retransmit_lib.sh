@@ -22,21 +22,10 @@ rtx_delta() {
 # on the host) or on the host ("ns": client in NETNS).
 rtx_iperf_upload() {
     local ns=$1 ip=$2 secs=$3 client=$4
-    if [[ $client == host ]]; then
-        ip netns exec "$ns" iperf3 -s -1 -B "$ip" >"$TIF_TMP/iperf-server.log" 2>&1 &
-    else
-        iperf3 -s -1 -B "$ip" >"$TIF_TMP/iperf-server.log" 2>&1 &
-    fi
-    local spid=$!
-    tif_cleanup_push "kill $spid 2>/dev/null || true"
-    for _ in $(seq 50); do
-        if [[ $client == host ]]; then
-            ip netns exec "$ns" ss -ltn | grep -q ":5201 " && break
-        else
-            ss -ltn | grep -q "$ip:5201 " && break
-        fi
-        sleep 0.1
-    done
+    local server_ns=$ns
+    [[ $client == host ]] || server_ns=""
+    tif_iperf_server "$server_ns" "$ip" -1
+    local spid=$TIF_IPERF_SERVER_PID
     # BBR (this kernel's default) keeps sending into the tbf loss instead of backing off,
     # which is what makes retransmits to count; say so rather than rely on the default.
     local run=(iperf3 -c "$ip" -t "$secs" -C "${TIF_IPERF_CC:-bbr}" --connect-timeout 3000)

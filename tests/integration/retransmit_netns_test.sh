@@ -69,9 +69,7 @@ label="netns-$(stat -L -c %i "/run/netns/$a")/veth-a"
 before_kernel=$(tif_nstat_retrans "$a")
 before_host=$(tif_nstat_retrans)
 rtx_snapshot "$metrics" >"$TIF_TMP/before2.txt"
-ip netns exec "$b" iperf3 -s -1 -B 10.214.0.2 >"$TIF_TMP/iperf-server2.log" 2>&1 &
-tif_cleanup_push "kill $! 2>/dev/null || true"
-sleep 0.5
+tif_iperf_server "$b" 10.214.0.2 -1
 timeout 40 ip netns exec "$a" iperf3 -c 10.214.0.2 -t 5 -C "${TIF_IPERF_CC:-bbr}" --connect-timeout 3000 >/dev/null ||
     tif_fail "iperf3 between namespaces failed"
 after_kernel=$(tif_nstat_retrans "$a")

@@ -30,7 +30,8 @@ lat_slot_of_us() {
 # lat_ss_rtts_us FILTER...: srtt in microseconds of each matching socket with data in flight
 # (ss prints unacked: only then), the same flows the exporter samples.
 lat_ss_rtts_us() {
-    ss -tin "$@" | grep -oE '(^|[[:space:]])rtt:[0-9.]+|unacked:[0-9]+' | awk '
+    # No matching socket at this instant (the upload starting or ending) is not an error.
+    ss -tin "$@" | { grep -oE '(^|[[:space:]])rtt:[0-9.]+|unacked:[0-9]+' || true; } | awk '
         /rtt:/ { sub(/.*rtt:/, ""); r = $0; next }
         /unacked:/ && r != "" { printf "%.0f\n", r * 1000; r = "" }'
 }

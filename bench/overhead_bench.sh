@@ -1,79 +1,212 @@
 #!/usr/bin/env bash
-# Cost of traceiface on the packet path: iperf3 over a veth pair into a netns, alternating runs
-# without the exporter, with it at the default RTT sampling (1 s per flow) and with every ACK
-# sampled (--tcp.rtt-sample-interval=0). The exporter has every probe attached: tc on the veth,
-# the latency and retransmit tracepoints. With kernel.bpf_stats_enabled=1 (restored on exit) it
-# prints each program's average run time (run_time_ns / run_cnt from bpftool) and the throughput
-# of each mode relative to the runs without the exporter.
+# Cost of traceiface on the packet path: iperf3 over a veth pair into a netns, alternating, in
+# the same run, between modes:
+#   off        nothing attached (the reference of every throughput ratio)
+#   empty      empty programs on the very hooks traceiface uses (bench/overhead_baseline.bpf.c:
+#              tc clsact ingress/egress on the veth, tp_btf tcp_probe, inet_sock_set_state,
+#              tcp_retransmit_skb/_synack): the floor of each program's run time
+#   sampled    the exporter, RTT sampled at most once per second per flow (the default)
+#   every_ack  the exporter, RTT sampled on every incoming segment
+#   bpftrace   bench/anchor.bt: a per-device packet-size histogram and the tcp_probe RTT
+#              histogram, the way one would write it in bpftrace (needs bpftrace and tracefs;
+#              tracefs is mounted for the run when it is not, and unmounted after)
+# and between two workloads:
+#   bulk       one iperf3 TCP stream, 128 KiB writes: few 64 KB GSO packets, the hooks run
+#              rarely and hot
+#   small      8 streams, 256-byte writes with TCP_NODELAY: a hook run per small segment,
+#              across many flows, each run with colder caches
+# With kernel.bpf_stats_enabled=1 (restored on exit) each program's average run time
+# (run_time_ns / run_cnt, from bpftool) is printed raw, next to the empty program's on the same
+# hook in the same workload, and the difference: what the program's body costs. bpf_stats
+# itself adds its clock reads to every figure, so the raw numbers overstate what a run costs
+# with stats off; the over-baseline figure does not.
 #
 #   sudo bench/overhead_bench.sh [ROUNDS (3)] [SECONDS per run (5)]
-# Env: TIF_BUILD_DIR (default build/), the exporter binary lives there.
+# Env: TIF_BUILD_DIR (default build/): the exporter and bench/overhead_baseline live there.
+#      TIF_BENCH_MODES / TIF_BENCH_WORKLOADS: space-separated subsets, to narrow a run.
+#      TIF_BENCH_ALT_BUILD_DIR: another build (say, before a change) whose exporter runs as
+#      mode `alt` with the settings of `sampled`, side by side in the same run.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../tests/integration/lib.sh"
 
 ROUNDS=${1:-3}
 SECS=${2:-5}
-MODES=(off sampled every_ack)
-PROGS=(tif_tc_ingress tif_tc_egress tif_tcp_probe tif_inet_sock_set_state tif_tcp_retransmit_skb)
+read -r -a MODES <<<"${TIF_BENCH_MODES:-off empty sampled every_ack bpftrace}"
+read -r -a WORKLOADS <<<"${TIF_BENCH_WORKLOADS:-bulk small}"
+if [[ -n ${TIF_BENCH_ALT_BUILD_DIR:-} && " ${MODES[*]} " != *" alt "* ]]; then
+    MODES+=(alt)
+fi
+# Ours, and the empty program on the same hook.
+PROGS=(tif_tc_ingress tif_tc_egress tif_tcp_probe tif_inet_sock_set_state tif_span_unbind_on_close
+    tif_tcp_retransmit_skb tif_tcp_retransmit_synack)
+declare -A BASE_OF=(
+    [tif_tc_ingress]=base_tc_ingress [tif_tc_egress]=base_tc_egress
+    [tif_tcp_probe]=base_tcp_probe [tif_inet_sock_set_state]=base_inet_sock_set_state
+    [tif_span_unbind_on_close]=base_inet_sock_set_state
+    [tif_tcp_retransmit_skb]=base_tcp_retransmit_skb
+    [tif_tcp_retransmit_synack]=base_tcp_retransmit_synack)
 
 tif_require_root_bpf
 tif_require_cmd iperf3 jq curl
+baseline_bin=$TIF_BUILD_DIR/bench/overhead_baseline
+[[ -x $baseline_bin ]] || tif_fail "no $baseline_bin (build the overhead_baseline target)"
+
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
 tif_cleanup_push "sysctl -qw kernel.bpf_stats_enabled=$old_stats"
 tif_make_netns_pair tfb
-
 tif_iperf_server "$TIF_NS" "$TIF_NS_IP"
 
+# The bpftrace anchor: skipped (with the reason) when it cannot run here.
+bpftrace_skip=
+if [[ " ${MODES[*]} " == *" bpftrace "* ]]; then
+    if ! command -v bpftrace >/dev/null; then
+        bpftrace_skip="bpftrace not installed (scripts/install-deps.sh)"
+    elif [[ ! -d /sys/kernel/tracing/events ]]; then
+        if mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
+            tif_cleanup_push "umount /sys/kernel/tracing"
+        else
+            bpftrace_skip="tracefs cannot be mounted on /sys/kernel/tracing"
+        fi
+    fi
+    if [[ -n $bpftrace_skip ]]; then
+        echo "bpftrace mode skipped: $bpftrace_skip"
+        m=()
+        for x in "${MODES[@]}"; do [[ $x == bpftrace ]] || m+=("$x"); done
+        MODES=("${m[@]}")
+    fi
+fi
+
 declare -A bps runs prog_ns prog_cnt
-# One iperf3 run; prints bits/s received.
+bt_progs=()
+
+# One iperf3 run of workload $1; prints bits/s received.
 iperf_once() {
-    iperf3 -c "$TIF_NS_IP" -t "$SECS" -J 2>/dev/null | jq '.end.sum_received.bits_per_second'
+    local -a args=()
+    [[ $1 == small ]] && args=(-P 8 -N -l 256)
+    iperf3 -c "$TIF_NS_IP" -t "$SECS" "${args[@]}" -J 2>/dev/null |
+        jq -e '.end.sum_received.bits_per_second'
 }
 
-# Adds run_time_ns and run_cnt of the exporter's programs to the mode's totals.
+# Starts what mode $1 attaches; sets attached_pid (empty for off).
+attach_mode() {
+    local mode=$1 i
+    attached_pid=
+    case $mode in
+    off) ;;
+    empty)
+        "$baseline_bin" "$TIF_HOST_IF" >"$TIF_TMP/baseline.out" 2>&1 &
+        attached_pid=$!
+        tif_cleanup_push "tif_kill_wait $attached_pid 5"
+        for ((i = 0; i < 300; i++)); do
+            grep -q '^ready' "$TIF_TMP/baseline.out" && break
+            tif_alive "$attached_pid" || tif_fail "overhead_baseline: $(cat "$TIF_TMP/baseline.out")"
+            sleep 0.1
+        done
+        grep -q '^ready' "$TIF_TMP/baseline.out" ||
+            tif_fail "overhead_baseline did not attach within 30 s: $(cat "$TIF_TMP/baseline.out")"
+        ;;
+    sampled | every_ack)
+        local interval=1s
+        [[ $mode == every_ack ]] && interval=0
+        tif_start_exporter "$(tif_free_port)" --tcp.rtt-sample-interval="$interval"
+        attached_pid=$TIF_EXPORTER_PID
+        ;;
+    alt)
+        TIF_BUILD_DIR=${TIF_BENCH_ALT_BUILD_DIR:?} tif_start_exporter "$(tif_free_port)" \
+            --tcp.rtt-sample-interval=1s
+        attached_pid=$TIF_EXPORTER_PID
+        ;;
+    bpftrace)
+        bpftrace "$here/anchor.bt" >"$TIF_TMP/bpftrace.out" 2>&1 &
+        attached_pid=$!
+        tif_cleanup_push "tif_kill_wait $attached_pid 5"
+        # Attached once its three tracepoint links exist.
+        for ((i = 0; i < 300; i++)); do
+            [[ $(bpftool perf -j | jq "[.[] | select(.pid == $attached_pid)] | length") == 3 ]] &&
+                break
+            tif_alive "$attached_pid" || tif_fail "bpftrace: $(tail -5 "$TIF_TMP/bpftrace.out")"
+            sleep 0.1
+        done
+        ((i < 300)) || tif_fail "bpftrace did not attach: $(tail -5 "$TIF_TMP/bpftrace.out")"
+        ;;
+    esac
+}
+
+# Adds run_time_ns and run_cnt of the programs held by $attached_pid to workload/mode totals.
 collect_prog_stats() {
-    local mode=$1 id name ns cnt
-    for id in $(grep -h '^prog_id:' /proc/"$TIF_EXPORTER_PID"/fdinfo/* 2>/dev/null |
+    local key=$1 id name ns cnt tp
+    for id in $(grep -h '^prog_id:' /proc/"$attached_pid"/fdinfo/* 2>/dev/null |
         awk '{ print $2 }' | sort -u); do
         read -r name ns cnt < <(bpftool prog show id "$id" -j |
             jq -r '[.name, (.run_time_ns // 0), (.run_cnt // 0)] | @tsv')
-        [[ " ${PROGS[*]} " == *" $name "* ]] || continue
-        prog_ns[$mode/$name]=$((${prog_ns[$mode/$name]:-0} + ns))
-        prog_cnt[$mode/$name]=$((${prog_cnt[$mode/$name]:-0} + cnt))
+        if [[ $key == */bpftrace ]]; then
+            # bpftrace names are truncated; the tracepoint name is the label.
+            tp=$(bpftool perf -j | jq -r ".[] | select(.prog_id == $id) | .tracepoint" | head -1)
+            [[ -n $tp ]] || continue
+            name="bt:$tp"
+            [[ " ${bt_progs[*]} " == *" $name "* ]] || bt_progs+=("$name")
+        fi
+        prog_ns[$key/$name]=$((${prog_ns[$key/$name]:-0} + ns))
+        prog_cnt[$key/$name]=$((${prog_cnt[$key/$name]:-0} + cnt))
     done
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
-    for mode in "${MODES[@]}"; do
-        if [[ $mode != off ]]; then
-            interval=1s
-            [[ $mode == every_ack ]] && interval=0
-            tif_start_exporter "$(tif_free_port)" --tcp.rtt-sample-interval="$interval"
-        fi
-        v=$(iperf_once) || tif_fail "iperf3 failed"
-        bps[$mode]=$(awk -v a="${bps[$mode]:-0}" -v b="$v" 'BEGIN { printf "%.0f", a + b }')
-        runs[$mode]=$((${runs[$mode]:-0} + 1))
-        if [[ $mode != off ]]; then
-            collect_prog_stats "$mode"
-            tif_kill_wait "$TIF_EXPORTER_PID" 5
-        fi
-        printf 'round %d %-9s %8.0f Mbit/s\n' "$r" "$mode" "$(awk -v v="$v" 'BEGIN { print v / 1e6 }')"
+    for w in "${WORKLOADS[@]}"; do
+        for mode in "${MODES[@]}"; do
+            attach_mode "$mode"
+            v=$(iperf_once "$w") || tif_fail "iperf3 failed ($w, $mode)"
+            bps[$w/$mode]=$(awk -v a="${bps[$w/$mode]:-0}" -v b="$v" 'BEGIN { printf "%.0f", a + b }')
+            runs[$w/$mode]=$((${runs[$w/$mode]:-0} + 1))
+            if [[ -n $attached_pid ]]; then
+                collect_prog_stats "$w/$mode"
+                tif_kill_wait "$attached_pid" 5
+            fi
+            printf 'round %d %-5s %-9s %8.0f Mbit/s\n' "$r" "$w" "$mode" \
+                "$(awk -v v="$v" 'BEGIN { print v / 1e6 }')"
+        done
     done
 done
 
+avg_ns() { # workload/mode/prog -> average ns, or "-" when it never ran
+    local ns=${prog_ns[$1]:-0} cnt=${prog_cnt[$1]:-0}
+    ((cnt > 0)) || {
+        echo -
+        return
+    }
+    awk -v a="$ns" -v b="$cnt" 'BEGIN { printf "%.0f", a / b }'
+}
+
 echo
-echo "kernel $(uname -r), $(nproc) CPUs, $ROUNDS rounds of ${SECS}s iperf3 over a veth"
-base=$(awk -v s="${bps[off]}" -v n="${runs[off]}" 'BEGIN { print s / n }')
-for mode in "${MODES[@]}"; do
-    avg=$(awk -v s="${bps[$mode]}" -v n="${runs[$mode]}" 'BEGIN { print s / n }')
-    printf '%-9s throughput %8.0f Mbit/s  ratio to off %.3f\n' "$mode" \
-        "$(awk -v v="$avg" 'BEGIN { print v / 1e6 }')" "$(awk -v a="$avg" -v b="$base" 'BEGIN { print a / b }')"
-    [[ $mode == off ]] && continue
-    for p in "${PROGS[@]}"; do
-        ns=${prog_ns[$mode/$p]:-0} cnt=${prog_cnt[$mode/$p]:-0}
-        printf '    %-24s runs %10d  avg %6.0f ns\n' "$p" "$cnt" \
-            "$(awk -v a="$ns" -v b="$cnt" 'BEGIN { print b ? a / b : 0 }')"
+echo "kernel $(uname -r), $(nproc) CPUs, $ROUNDS rounds of ${SECS}s iperf3 over a veth," \
+    "kernel.bpf_stats_enabled=1"
+echo "bulk: 1 stream, 128 KiB writes; small: 8 streams, 256 B writes, TCP_NODELAY"
+[[ -n $bpftrace_skip ]] && echo "bpftrace mode skipped: $bpftrace_skip"
+for w in "${WORKLOADS[@]}"; do
+    echo
+    printf '%-5s %-9s %10s %8s\n' "$w" mode Mbit/s ratio
+    base=$(awk -v s="${bps[$w/off]:-0}" -v n="${runs[$w/off]:-0}" 'BEGIN { print n ? s / n : 0 }')
+    for mode in "${MODES[@]}"; do
+        avg=$(awk -v s="${bps[$w/$mode]}" -v n="${runs[$w/$mode]}" 'BEGIN { print s / n }')
+        printf '%-5s %-9s %10.0f %8s\n' "" "$mode" "$(awk -v v="$avg" 'BEGIN { print v / 1e6 }')" \
+            "$(awk -v a="$avg" -v b="$base" 'BEGIN { if (b) printf "%.3f", a / b; else print "-" }')"
+    done
+    printf '%-5s %-9s %-28s %10s %7s %8s %8s\n' "" mode program runs ns baseline over
+    for mode in "${MODES[@]}"; do
+        case $mode in
+        sampled | every_ack | alt) list=("${PROGS[@]}") ;;
+        bpftrace) list=("${bt_progs[@]}") ;;
+        *) continue ;;
+        esac
+        for p in "${list[@]}"; do
+            ns=$(avg_ns "$w/$mode/$p") b=-
+            [[ -n ${BASE_OF[$p]:-} ]] && b=$(avg_ns "$w/empty/${BASE_OF[$p]}")
+            over=-
+            [[ $ns != - && $b != - ]] && over=$((ns - b))
+            printf '%-5s %-9s %-28s %10d %7s %8s %8s\n' "" "$mode" "$p" \
+                "${prog_cnt[$w/$mode/$p]:-0}" "$ns" "$b" "$over"
+        done
     done
 done

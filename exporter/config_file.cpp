@@ -8,11 +8,15 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <sstream>
 
 // GCC 12 false positives inside yaml-cpp 0.7's iterator (Debian 12), not in our code.
 #pragma GCC diagnostic push
+#if !defined(__clang__) // the fuzzers build this with clang, which knows neither group
 #pragma GCC diagnostic ignored "-Wdangling-pointer"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 #pragma GCC diagnostic pop
 
@@ -20,6 +24,7 @@ namespace tif {
 
 namespace {
 constexpr size_t MAX_FILE_BYTES = 1 << 20;
+constexpr int MAX_KEY_DEPTH = 16;
 
 std::string where(const std::string& file, int line) {
     return file + ":" + std::to_string(line) + ": ";
@@ -29,18 +34,28 @@ class Mapper {
   public:
     explicit Mapper(const std::string& file) : file_(file) {}
 
-    Status map(const YAML::Node& n, const std::string& prefix) {
+    Status map(const YAML::Node& n, const std::string& prefix, int depth = 0) {
+        // Flag names have a few dots; an alias can make a map contain itself ("a: &x {b: *x}"),
+        // which yaml-cpp builds as a cycle that would recurse until the stack overflows
+        // (found by fuzzing).
+        if (depth > MAX_KEY_DEPTH)
+            return Error{EINVAL, where(file_, n.Mark().line + 1) + "key \"" + prefix +
+                                     "\": nested more than " + std::to_string(MAX_KEY_DEPTH) +
+                                     " levels deep (or through an alias to itself)"};
         for (auto it = n.begin(); it != n.end(); ++it) {
-            const int line = it->first.Mark().line + 1;
-            if (!it->first.IsScalar())
+            // Copies, not references: yaml-cpp's operator-> returns a temporary proxy, so a
+            // reference to it->second dangles at the end of the statement (found by fuzzing).
+            const YAML::Node name = it->first;
+            const YAML::Node v = it->second;
+            const int line = name.Mark().line + 1;
+            if (!name.IsScalar())
                 return Error{EINVAL, where(file_, line) + "keys must be plain strings"};
-            const std::string& k = it->first.Scalar();
+            const std::string k = name.Scalar();
             if (auto st = check_key_part(k, prefix, line); !st)
                 return st;
             const std::string key = prefix.empty() ? k : prefix + "." + k;
-            const YAML::Node& v = it->second;
             if (v.IsMap()) {
-                if (auto st = map(v, key); !st)
+                if (auto st = map(v, key, depth + 1); !st)
                     return st;
                 continue;
             }
@@ -105,6 +120,23 @@ class Mapper {
     std::vector<ConfigArg> args_;
 };
 
+// Parse events we do not need: the first pass only counts documents.
+class NoEvents : public YAML::EventHandler {
+  public:
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
+
 // OS errors spelled out in `what`: callers print `what`, as they do for flag errors.
 Error file_error(int err, const std::string& what) {
     return Error{err, what + ": " + std::strerror(err)};
@@ -145,14 +177,24 @@ Result<std::vector<ConfigArg>> config_args_from_yaml(const std::string& text,
                                                      const std::string& file) {
     std::vector<YAML::Node> docs;
     try {
-        docs = YAML::LoadAll(text);
+        // Count documents before building any, and stop at two: yaml-cpp 0.7 never consumes
+        // a stray ',' at block level, so YAML::LoadAll(",") yields empty documents forever,
+        // allocating until the process dies (found by fuzzing).
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        NoEvents none;
+        int n = 0;
+        while (n < 2 && parser.HandleNextDocument(none))
+            ++n;
+        if (n > 1)
+            return Error{EINVAL, file + ": more than one YAML document (a \"---\" line, or a stray "
+                                        "',' outside [] and {}); expected one"};
+        if (n == 1)
+            docs.push_back(YAML::Load(text));
     } catch (const YAML::Exception& e) {
         return Error{EINVAL, file + ":" + std::to_string(e.mark.line + 1) + ":" +
                                  std::to_string(e.mark.column + 1) + ": YAML: " + e.msg};
     }
-    if (docs.size() > 1)
-        return Error{EINVAL, file + ": holds " + std::to_string(docs.size()) +
-                                 " YAML documents; expected one"};
     if (docs.empty() || docs[0].IsNull())
         return std::vector<ConfigArg>{}; // an empty file sets nothing
     if (!docs[0].IsMap())

@@ -9,8 +9,12 @@
 #include <future>
 #include <map>
 
+#include <linux/capability.h>
+
+#include "capabilities.h"
 #include "http_server.h"
 #include "iface_label.h"
+#include "kernel_features.h"
 #include "log.h"
 #include "loki_push.h"
 #include "module.h"
@@ -69,6 +73,13 @@ int run_daemon(const Options& opt) {
         registry.add(loki->collector());
     }
 
+    // Pinned counter maps: counters continue across restarts. Without them the probes still run.
+    if (auto pins = PinStore::open(opt.bpf_pin_path); pins)
+        ctx.pins = std::move(*pins);
+    else
+        Log::msg(Level::warn, "no map pinning; counters restart with the process",
+                 Fields{{"error", pins.error().message()}});
+
     std::map<std::string, bool> up;
     for (const auto& m : all_modules()) {
         Status st = m.start(ctx);
@@ -82,6 +93,22 @@ int run_daemon(const Options& opt) {
         Log::msg(Level::error, "no probe could start; exiting");
         return 1;
     }
+    // Every BPF object exists now: keep only what running on needs (capabilities.h), before
+    // the HTTP threads are created, so they inherit the smaller set. Kernels before 6.5 with
+    // unprivileged BPF disabled refuse even map reads without CAP_BPF (kernel_features.h).
+    uint64_t keep_caps = cap_bit(CAP_NET_ADMIN);
+    if (auto f = kernel_features(); !f || !f->bpf_fd_ops_without_cap)
+        keep_caps |= cap_bit(CAP_BPF);
+    if (auto caps = drop_caps_except(keep_caps); caps)
+        Log::msg(Level::info, "capabilities dropped after start-up",
+                 Fields{{"effective", cap_names(caps->effective)},
+                        {"permitted", cap_names(caps->permitted)},
+                        {"bounding", cap_names(caps->bounding)}});
+    else
+        Log::msg(Level::warn, "could not drop capabilities",
+                 Fields{{"error", caps.error().message()}});
+    registry.add(make_caps_collector());
+    registry.add(ctx.pins->collector());
     registry.add(std::make_unique<ProbeUpCollector>(up));
     registry.add(std::make_unique<SelfCollector>(ctx.pipelines));
     registry.add(std::make_unique<ProgramStatsCollector>(ctx.programs));
@@ -104,6 +131,7 @@ int run_daemon(const Options& opt) {
                      .enable_lifecycle = opt.enable_lifecycle,
                      .reload = reload_on_io},
                     registry, [&ready] { return ready.load(); });
+    registry.add(http.request_collector());
     if (auto st = http.start(); !st) {
         Log::msg(Level::error, "start-up failed", Fields{{"error", st.error().message()}});
         return 1;

@@ -40,6 +40,7 @@ std::vector<IfaceChange> IfaceTable::apply(const LinkMsg& m) {
 }
 
 std::vector<IfaceChange> IfaceTable::end_dump() {
+    ++dumps_completed_;
     std::vector<IfaceChange> out;
     for (auto it = links_.begin(); it != links_.end();) {
         if (seen_[it->first] == generation_) {

@@ -29,6 +29,9 @@ class IfaceTable {
     // after the socket overflowed and events may have been lost).
     void begin_dump() { ++generation_; }
     std::vector<IfaceChange> end_dump();
+    // Complete dumps so far: after the first, the table is the whole truth (see
+    // PacketManager::adopt).
+    uint64_t dumps_completed() const { return dumps_completed_; }
 
     const LinkMsg* find(uint32_t ifindex) const;
     const std::map<uint32_t, LinkMsg>& all() const { return links_; }
@@ -40,6 +43,7 @@ class IfaceTable {
     std::map<uint32_t, LinkMsg> links_;
     std::map<uint32_t, uint64_t> seen_; // generation of the last message about each link
     uint64_t generation_ = 0;
+    uint64_t dumps_completed_ = 0;
 };
 
 } // namespace tif

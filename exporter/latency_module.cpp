@@ -32,7 +32,8 @@ void record_rtt_exemplar(std::span<const std::byte> rec, uint32_t host_ino, Exem
 Status start_latency_module(DaemonContext& ctx) {
     auto probe = LatencyProbe::start({.host_netns_ino = ctx.host_netns_ino,
                                       .rtt_sample_interval_ns = ctx.opt.tcp_rtt_sample_interval_ns,
-                                      .span_map_fd = ctx.span_map_fd});
+                                      .span_map_fd = ctx.span_map_fd,
+                                      .pins = ctx.pins.get()});
     if (!probe)
         return probe.error();
     std::shared_ptr<LatencyProbe> p = std::move(*probe);
@@ -42,7 +43,7 @@ Status start_latency_module(DaemonContext& ctx) {
         [host, ex = &ctx.registry.exemplars()](std::span<const std::byte> rec) {
             record_rtt_exemplar(rec, host, *ex);
         },
-        nullptr);
+        nullptr, std::chrono::nanoseconds(ctx.opt.ringbuf_flush_interval_ns));
     if (!reader)
         return reader.error();
     RingReader* r = reader->get();

@@ -2,6 +2,7 @@
 
 #include "bpf_load.h"
 #include "bpf_maps.h"
+#include "kernel_features.h"
 #include "log.h"
 #include "tcp_latency.skel.h"
 
@@ -38,10 +39,23 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
         return os_error(errno, "open BPF object tcp_latency");
     p->skel_->rodata->host_netns_ino = opt.host_netns_ino;
     p->skel_->rodata->rtt_sample_interval_ns = opt.rtt_sample_interval_ns;
+    // Per-socket state in socket-local storage where tracing programs may use it (5.11+),
+    // else in an LRU hash; the unused map shrinks to one entry (see sk_lat_get in the probe).
+    auto features = kernel_features();
+    if (!features)
+        return features.error();
+    const bool storage = features->tracing_sk_storage;
+    p->skel_->rodata->have_sk_storage = storage;
+    p->skel_->rodata->tif_have_cookie_helper = features->tracing_socket_cookie;
+    if (storage)
+        if (int err = bpf_map__set_max_entries(p->skel_->maps.sk_lat_compat, 1))
+            return os_error(err, "shrink the unused map sk_lat_compat");
     if (opt.span_map_fd >= 0)
         if (int err = bpf_map__reuse_fd(p->skel_->maps.span_bindings, opt.span_map_fd))
             return os_error(err, "reuse the span-binding table in tcp_latency");
 
+    if (opt.pins)
+        opt.pins->prepare(p->skel_->obj, "tcp_latency", {"lat_hist", "conn_fail"});
     if (auto st = load_skeleton(p->skel_.get(), "tcp_latency"); !st)
         return st.error();
     if (auto st = create_overflow_entries<tif_lat_hist_val>(p->skel_->maps.lat_hist, TIF_HIST_MAX,
@@ -55,9 +69,12 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
 
     if (int err = tcp_latency_bpf::attach(p->skel_.get()))
         return os_error(err, "attach tp_btf/tcp_probe and tp_btf/inet_sock_set_state");
-    Log::msg(
-        Level::info, "probe attached",
-        Fields{{"probe", "tcp_latency"}, {"rtt_sample_interval_ns", opt.rtt_sample_interval_ns}});
+    Log::msg(Level::info, "probe attached",
+             Fields{{"probe", "tcp_latency"},
+                    {"rtt_sample_interval_ns", opt.rtt_sample_interval_ns},
+                    {"socket_state", storage ? "sk_storage" : "lru_hash"},
+                    {"socket_cookie",
+                     p->skel_->rodata->tif_have_cookie_helper ? "helper" : "sk_cookie"}});
     return p;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bpf_raii.h"
+#include "pin_store.h"
 #include "result.h"
 #include "retransmit_probe.h"
 #include "tcp_latency.h"
@@ -32,7 +33,8 @@ class LatencyProbe {
     struct Options {
         uint32_t host_netns_ino = 0;
         uint64_t rtt_sample_interval_ns = 1'000'000'000; // 0 = every segment with data in flight
-        int span_map_fd = -1; // the shared span-binding table, when the span module made one
+        int span_map_fd = -1;     // the shared span-binding table, when the span module made one
+        PinStore* pins = nullptr; // pins the histograms and failure counts
     };
 
     static Result<std::unique_ptr<LatencyProbe>> start(const Options& opt);

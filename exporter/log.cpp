@@ -42,9 +42,20 @@ int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap) {
                                      : Level::debug;
     if (!Log::enabled(l))
         return 0;
-    char buf[8192];
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    std::string text(buf, n < 0 ? 0 : std::min<size_t>(size_t(n), sizeof(buf) - 1));
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(nullptr, 0, fmt, ap2);
+    va_end(ap2);
+    std::string text(n < 0 ? 0 : size_t(n) + 1, '\0');
+    if (n >= 0)
+        vsnprintf(text.data(), text.size(), fmt, ap);
+    text.resize(n < 0 ? 0 : size_t(n));
+    // A verifier log can run to megabytes and states its reason at the very end: keep the
+    // head (what was loaded) and the tail (why it was refused), drop the middle.
+    constexpr size_t head = 2048, tail = 6144;
+    if (text.size() > head + tail)
+        text = text.substr(0, head) + "\n... [" + std::to_string(text.size() - head - tail) +
+               " bytes of verifier log omitted] ...\n" + text.substr(text.size() - tail);
     while (!text.empty() && text.back() == '\n')
         text.pop_back();
     Log::msg(l, text, Fields{{"component", "libbpf"}});

@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 
 namespace tif {
 
 namespace {
-int64_t steady_now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
+// The coarse monotonic clock (a tick, a few ms): read for every event, and in a VM the precise
+// one can cost more than the rest of the event's handling. Buckets refill by rate x elapsed
+// time all the same, only in ticks.
+int64_t coarse_now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 class SuppressedCollector : public Collector {
@@ -32,7 +36,7 @@ class SuppressedCollector : public Collector {
 } // namespace
 
 LogLimiter::LogLimiter(uint32_t rate, uint32_t burst, Clock clock)
-    : clock_(clock ? std::move(clock) : Clock(steady_now_ns)) {
+    : clock_(clock ? std::move(clock) : Clock(coarse_now_ns)) {
     set_rate(rate, burst);
 }
 
@@ -61,26 +65,28 @@ bool LogLimiter::allow(std::string_view iface, std::string_view event) {
     if (rate_ == 0)
         return true;
     const int64_t now = clock_();
-    Key key{std::string(iface), std::string(event)};
-    auto it = buckets_.find(key);
+    auto it = buckets_.find(std::pair<std::string_view, std::string_view>{iface, event});
     if (it == buckets_.end()) {
         if (buckets_.size() >= MAX_BUCKETS)
             evict_idle(now);
         if (buckets_.size() >= MAX_BUCKETS) // all busy: new keys go unlimited, memory stays bounded
             return true;
-        it = buckets_.emplace(key, Bucket{burst_, now}).first;
+        it = buckets_.emplace(Key{iface, event}, Bucket{burst_, now}).first;
     }
     if (refill(it->second, now) >= 1) {
         it->second.tokens -= 1;
         return true;
     }
-    ++suppressed_[std::move(key)];
+    uint64_t*& n = it->second.suppressed; // a storm is all here: one map lookup per event
+    if (!n)
+        n = &suppressed_.try_emplace(Key{iface, event}, 0).first->second;
+    ++*n;
     return false;
 }
 
 std::map<LogLimiter::Key, uint64_t> LogLimiter::suppressed() const {
     std::lock_guard lk(mu_);
-    return suppressed_;
+    return {suppressed_.begin(), suppressed_.end()};
 }
 
 uint64_t LogLimiter::suppressed_total() const {

@@ -35,6 +35,16 @@ class LogLimiter {
 
     using Key = std::pair<std::string, std::string>; // (iface, event)
     std::map<Key, uint64_t> suppressed() const;
+
+    // Orders Keys and (iface, event) string_view pairs alike: allow() runs for every event of
+    // a storm and finds its bucket without building the two strings.
+    struct KeyLess {
+        using is_transparent = void;
+        template <class A, class B> bool operator()(const A& a, const B& b) const {
+            return std::pair<std::string_view, std::string_view>(a.first, a.second) <
+                   std::pair<std::string_view, std::string_view>(b.first, b.second);
+        }
+    };
     uint64_t suppressed_total() const;
     size_t buckets() const; // for tests: the memory bound
 
@@ -46,6 +56,7 @@ class LogLimiter {
     struct Bucket {
         double tokens = 0;
         int64_t last_ns = 0;
+        uint64_t* suppressed = nullptr; // its count in suppressed_ (never erased), once it has one
     };
     void evict_idle(int64_t now);
     double refill(Bucket& b, int64_t now) const;
@@ -54,8 +65,8 @@ class LogLimiter {
     Clock clock_;
     double rate_ = 0;  // tokens per second
     double burst_ = 0; // bucket size
-    std::map<Key, Bucket, std::less<>> buckets_;
-    std::map<Key, uint64_t> suppressed_;
+    std::map<Key, Bucket, KeyLess> buckets_;
+    std::map<Key, uint64_t, KeyLess> suppressed_;
 };
 
 // traceiface_log_lines_suppressed_total{iface,event}.

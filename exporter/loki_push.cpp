@@ -4,6 +4,8 @@
 
 #include <ctime>
 
+#include "capabilities.h"
+
 namespace tif {
 
 namespace {
@@ -82,7 +84,11 @@ Result<std::unique_ptr<LokiPusher>> LokiPusher::start(Options o) {
     if (!t)
         return t.error();
     std::unique_ptr<LokiPusher> p(new LokiPusher(std::move(o), std::move(*t)));
-    p->thread_ = std::thread([raw = p.get()] { raw->run(); });
+    // The pusher only talks HTTP: it keeps no capability (capabilities.h).
+    p->thread_ = std::thread([raw = p.get()] {
+        drop_thread_caps();
+        raw->run();
+    });
     return p;
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "cleanup_command.h"
 #include "config_file.h"
 #include "daemon.h"
 #include "list_command.h"
@@ -14,6 +15,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && args[0] == "list") // subcommands come first; flags are the daemon's
         return tif::run_list_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "cleanup")
+        return tif::run_cleanup_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "check-config")
         return tif::run_check_config({args.begin() + 1, args.end()});
     auto opt = tif::load_options(args); // the flags, over --config.file's settings

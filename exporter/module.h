@@ -13,6 +13,7 @@
 #include "log_limiter.h"
 #include "metrics_registry.h"
 #include "options.h"
+#include "pin_store.h"
 #include "prog_stats_collector.h"
 #include "result.h"
 #include "ring_reader.h"
@@ -46,6 +47,9 @@ struct DaemonContext {
     // Rate limit of event log lines (log_limiter.h), shared by every event source; set before
     // the modules start. Write a line only if event_log_limiter->allow(iface, event).
     std::shared_ptr<LogLimiter> event_log_limiter{};
+    // --bpf.pin-path (pin_store.h): a probe passes it its counter maps before loading, so they
+    // are pinned, or adopted from a predecessor. Disabled when the flag is "".
+    std::shared_ptr<PinStore> pins = PinStore::disabled();
 };
 
 struct Module {

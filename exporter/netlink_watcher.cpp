@@ -109,7 +109,8 @@ void NetlinkWatcher::read_all() {
             for (auto& c : table_.end_dump())
                 changes.push_back(std::move(c));
         }
-        if (!changes.empty())
+        // A dump's end is news even without changes: the table is now complete.
+        if (!changes.empty() || dump_done)
             on_changes_(changes, table_);
     }
 }

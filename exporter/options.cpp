@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <map>
@@ -21,7 +22,56 @@ Result<uint64_t> parse_uint(std::string_view flag, std::string_view v, uint64_t 
     return n;
 }
 
+// libstdc++ 12's std::regex overflows a signed long on "{99999999999999999999}" (UB) and
+// builds a copy of the repeated part per count, so "((a{255}){255}){255}" takes gigabytes;
+// "\\11111111111111111111" (a backreference) overflows too.
+// Interface names are at most 15 characters: short patterns with small counts are plenty
+// (found by fuzzing). Braces inside [...] are counted too, which only errs on the safe side.
+Status check_regex_size(std::string_view flag, std::string_view v) {
+    constexpr size_t MAX_LEN = 1024;
+    constexpr uint64_t MAX_COUNT = 255, MAX_PRODUCT = 65536;
+    const auto bad = [&](const std::string& why) {
+        return Error{EINVAL, std::string(flag) + ": " + why + ": \"" + std::string(v) + "\""};
+    };
+    if (v.size() > MAX_LEN)
+        return bad("a regular expression of at most " + std::to_string(MAX_LEN) + " bytes");
+    uint64_t product = 1;
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '\\') { // a backreference's number overflows the same way
+            size_t digits = 0;
+            while (i + 1 < v.size() && v[i + 1] >= '0' && v[i + 1] <= '9' && digits <= 3)
+                ++i, ++digits;
+            if (digits > 3)
+                return bad("backreference numbers of at most 3 digits");
+            if (digits == 0)
+                ++i;
+            continue;
+        }
+        if (v[i] != '{')
+            continue;
+        uint64_t largest = 0, n = 0;
+        for (++i; i < v.size() && v[i] != '}'; ++i) {
+            if (v[i] == ',') {
+                n = 0;
+                continue;
+            }
+            if (v[i] < '0' || v[i] > '9')
+                break; // not a repetition; std::regex decides what it is
+            n = n * 10 + uint64_t(v[i] - '0');
+            if (n > MAX_COUNT)
+                return bad("repetition counts up to " + std::to_string(MAX_COUNT));
+            largest = std::max(largest, n);
+        }
+        product *= std::max<uint64_t>(largest, 1);
+        if (product > MAX_PRODUCT)
+            return bad("repetition counts multiplying to at most " + std::to_string(MAX_PRODUCT));
+    }
+    return Ok{};
+}
+
 Status check_regex(std::string_view flag, std::string_view v) {
+    if (auto st = check_regex_size(flag, v); !st)
+        return st;
     try {
         std::regex re{std::string(v)};
     } catch (const std::regex_error& e) {
@@ -121,6 +171,26 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
              o.ringbuf_bytes = uint32_t(*n);
              return Ok{};
          }},
+        {"--bpf.ringbuf-flush-interval",
+         [&](std::string_view v) -> Status {
+             // 0 would leave unwoken events stranded (see ring_reader.h); under 1 ms is polling.
+             auto d = parse_duration_ns("--bpf.ringbuf-flush-interval", v);
+             if (!d || *d < 1'000'000 || *d > 10'000'000'000)
+                 return Error{EINVAL,
+                              "--bpf.ringbuf-flush-interval: a duration from 1ms to 10s: \"" +
+                                  std::string(v) + "\""};
+             o.ringbuf_flush_interval_ns = *d;
+             return Ok{};
+         }},
+        {"--bpf.pin-path",
+         [&](std::string_view v) -> Status {
+             if (!v.empty() && (v.front() != '/' || v.size() < 2))
+                 return Error{EINVAL, "--bpf.pin-path: an absolute directory on bpffs, or \"\" "
+                                      "for no pinning: \"" +
+                                          std::string(v) + "\""};
+             o.bpf_pin_path = std::string(v);
+             return Ok{};
+         }},
         {"--tcp.rtt-sample-interval",
          [&](std::string_view v) -> Status {
              auto d = parse_duration_ns("--tcp.rtt-sample-interval", v);
@@ -195,7 +265,9 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
 
 std::string usage() {
     return std::string("usage: traceiface [flags]\n"
-                       "       traceiface check-config FILE   validate a --config.file\n\n") +
+                       "       traceiface check-config FILE   validate a --config.file\n"
+                       "       traceiface cleanup [--bpf.pin-path=DIR] [--all-filters]\n"
+                       "                                      remove pins, leftover filters\n\n") +
            "traceiface " TRACEIFACE_VERSION " - per-interface TCP health from eBPF, for "
            "Prometheus and Loki.\nRuns as root (or with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN).\n\n"
            "Flags:\n"
@@ -207,6 +279,13 @@ std::string usage() {
            "  --log.level=LEVEL               debug, info, warn or error (default info)\n"
            "  --bpf.ringbuf-bytes=N           size of each event ring buffer, a power of two\n"
            "                                  >= 4096 (default 262144)\n"
+           "  --bpf.ringbuf-flush-interval=DUR\n"
+           "                                  read the ring buffers at least this often: the\n"
+           "                                  longest an event waits at low rates (default\n"
+           "                                  100ms; 1ms to 10s)\n"
+           "  --bpf.pin-path=DIR              pin the counter maps here (bpffs) so counters\n"
+           "                                  continue across restarts; \"\" = no pinning\n"
+           "                                  (default /sys/fs/bpf/traceiface)\n"
            "  --tcp.rtt-sample-interval=DUR   at most one RTT sample per TCP flow per DUR, e.g.\n"
            "                                  250ms, 1s; 0 = every ACK (default 1s)\n"
            "  --iface.include=REGEX           count packets on interfaces whose whole name\n"

@@ -24,7 +24,9 @@ struct Options {
     std::string telemetry_path = "/metrics";
     Level log_level = Level::info;
     uint32_t ringbuf_bytes = 256 * 1024;
+    uint64_t ringbuf_flush_interval_ns = 100'000'000; // ring_reader.h DEFAULT_RING_FLUSH_INTERVAL
     uint64_t tcp_rtt_sample_interval_ns = 1'000'000'000; // 0 = no rate limit
+    std::string bpf_pin_path = "/sys/fs/bpf/traceiface"; // "" = no pinning (pin_store.h)
     // Interfaces watched by the tc packet counters (regexes match the whole name).
     std::string iface_include = ".*";
     std::string iface_exclude = "lo"; // "" excludes nothing

@@ -17,6 +17,9 @@ class PacketCollector : public Collector {
     PacketManager& mgr_;
 };
 
+// The families for one snapshot (the collector minus the kernel read; the bench feeds it).
+void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricFamily>& out);
+
 // Classic Prometheus histogram from the kernel's log2 size buckets (not cumulative there).
 prometheus::ClientMetric::Histogram size_histogram(const tif_tc_counts& c);
 

@@ -25,6 +25,47 @@ void PacketManager::on_changes(const std::vector<IfaceChange>& changes, const If
     std::lock_guard lk(mu_);
     for (const auto& c : changes)
         handle(c, table);
+    if (!settled_ && table.dumps_completed() > 0)
+        settle_adopted(table);
+}
+
+void PacketManager::adopt(const std::vector<std::pair<uint32_t, tif_tc_slot>>& bindings) {
+    std::lock_guard lk(mu_);
+    for (const auto& [ifindex, b] : bindings) {
+        if (slots_.reserve(b.slot)) {
+            adopted_[ifindex] = b.slot;
+            continue;
+        }
+        // Out of range or a second claim on one slot: not a binding we can trust.
+        Log::msg(Level::warn, "pinned slot binding dropped",
+                 Fields{{"ifindex", ifindex}, {"slot", b.slot}});
+        (void)probe_.unbind(ifindex);
+    }
+    if (!adopted_.empty())
+        Log::msg(Level::info, "slot bindings adopted from pinned maps",
+                 Fields{{"interfaces", adopted_.size()}});
+}
+
+void PacketManager::settle_adopted(const IfaceTable& table) {
+    settled_ = true;
+    for (const auto& [ifindex, slot] : adopted_) {
+        const bool exists = table.find(ifindex) != nullptr;
+        if (exists) {
+            // Still there but no longer ours to watch (filter, cap): the predecessor's filters
+            // would count on into nowhere. Ours = named like ours or a recorded predecessor id.
+            for (TcDir d : kDirs)
+                if (auto q = tc_query(int(ifindex), d); q && *q && (*q)->ours)
+                    (void)tc_detach(int(ifindex), d, (*q)->prog_id);
+            (void)tc_remove_clsact_if_empty(int(ifindex));
+        }
+        (void)probe_.unbind(ifindex);
+        slots_.drop(slot); // zeroed before it is handed out again
+        Log::msg(Level::info, "adopted slot freed",
+                 Fields{{"ifindex", ifindex},
+                        {"slot", slot},
+                        {"reason", exists ? "not watched" : "vanished"}});
+    }
+    adopted_.clear();
 }
 
 void PacketManager::set_filter(IfaceFilter filter, const IfaceTable& table) {
@@ -43,10 +84,10 @@ void PacketManager::set_filter(IfaceFilter filter, const IfaceTable& table) {
             watch(l);
 }
 
-void PacketManager::release_all() {
+void PacketManager::release_all(bool keep_bindings) {
     std::lock_guard lk(mu_);
     while (!watched_.empty())
-        unwatch(watched_.begin()->first, false);
+        unwatch(watched_.begin()->first, false, keep_bindings);
 }
 
 void PacketManager::handle(const IfaceChange& c, const IfaceTable& table) {
@@ -98,7 +139,16 @@ bool PacketManager::watch(const LinkMsg& l) {
     };
     if (watched_.size() >= max_)
         return refuse("--iface.max reached");
-    auto slot = slots_.acquire(Clock::now());
+    // A predecessor's interface keeps its slot, and its counts (no zeroing).
+    const auto adopted = adopted_.find(l.ifindex);
+    const bool continued = adopted != adopted_.end();
+    std::optional<uint32_t> slot;
+    if (continued) {
+        slot = adopted->second;
+        adopted_.erase(adopted);
+    } else {
+        slot = slots_.acquire(Clock::now());
+    }
     if (!slot)
         return refuse("no counter slot free");
     Watched w{*slot, {0, 0}, false};
@@ -118,8 +168,9 @@ bool PacketManager::watch(const LinkMsg& l) {
         slots_.drop(w.slot);
         return false;
     };
-    if (auto st = probe_.zero(w.slot); !st)
-        return fail(st.error());
+    if (!continued)
+        if (auto st = probe_.zero(w.slot); !st)
+            return fail(st.error());
     if (auto st = probe_.bind(l.ifindex, w.slot, max_frame_len(l.type, l.mtu)); !st)
         return fail(st.error());
     if (auto st = tc_ensure_clsact(int(l.ifindex), w.created_qdisc); !st)
@@ -141,11 +192,12 @@ bool PacketManager::watch(const LinkMsg& l) {
              Fields{{"iface", l.name},
                     {"ifindex", l.ifindex},
                     {"slot", w.slot},
+                    {"counters_continued", continued},
                     {"created_clsact", w.created_qdisc}});
     return true;
 }
 
-void PacketManager::unwatch(uint32_t ifindex, bool device_gone) {
+void PacketManager::unwatch(uint32_t ifindex, bool device_gone, bool keep_binding) {
     auto it = watched_.find(ifindex);
     if (it == watched_.end())
         return;
@@ -162,8 +214,9 @@ void PacketManager::unwatch(uint32_t ifindex, bool device_gone) {
                 Log::msg(Level::warn, "clsact removal failed",
                          Fields{{"ifindex", ifindex}, {"error", st.error().message()}});
     }
-    if (auto st = probe_.unbind(ifindex); !st)
-        Log::msg(Level::warn, "unbind failed", Fields{{"error", st.error().message()}});
+    if (!keep_binding)
+        if (auto st = probe_.unbind(ifindex); !st)
+            Log::msg(Level::warn, "unbind failed", Fields{{"error", st.error().message()}});
     slots_.release(w.slot, Clock::now());
     Log::msg(Level::info, device_gone ? "interface vanished" : "interface released",
              Fields{{"iface", labels_[w.slot].link.name}, {"ifindex", ifindex}, {"slot", w.slot}});
@@ -197,6 +250,8 @@ Result<PacketSnapshot> PacketManager::snapshot() {
         if (!slots_.visible(slot, now))
             continue;
         const SlotLabels& lb = labels_[slot];
+        if (lb.ifindex == 0)
+            continue; // adopted from a predecessor, not watched (yet): nothing to label it with
         IfaceSeries is;
         is.link = lb.link;
         is.kind = IfaceTable::kind_of(lb.link);

@@ -56,8 +56,13 @@ class PacketManager {
     // A new --iface.include/--iface.exclude (reload): interfaces that no longer match are
     // released, newly matching ones watched; those that stay keep their counters.
     void set_filter(IfaceFilter filter, const IfaceTable& table);
-    // Detach everything now (shutdown).
-    void release_all();
+    // Detach everything now (shutdown). keep_bindings: leave ifindex -> slot in the (pinned)
+    // slot maps, so a successor continues the counters of the interfaces that are still there.
+    void release_all(bool keep_bindings = false);
+    // Before the first netlink dump: a predecessor's bindings (adopted pinned maps) keep their
+    // slots for the interfaces the dump finds and we watch; the rest are freed once the dump
+    // is complete, and the filters the predecessor left on them are removed.
+    void adopt(const std::vector<std::pair<uint32_t, tif_tc_slot>>& bindings);
     // For the collector (any thread): reads the counters under the lock.
     Result<PacketSnapshot> snapshot();
 
@@ -73,7 +78,8 @@ class PacketManager {
     };
     void handle(const IfaceChange& c, const IfaceTable& table);
     bool watch(const LinkMsg& l);
-    void unwatch(uint32_t ifindex, bool device_gone);
+    void unwatch(uint32_t ifindex, bool device_gone, bool keep_binding = false);
+    void settle_adopted(const IfaceTable& table);
     void retry_refused(const IfaceTable& table);
     std::string name_of(uint32_t ifindex) const; // master/lower label values
 
@@ -86,6 +92,8 @@ class PacketManager {
     std::map<uint32_t, Watched> watched_;
     std::map<uint32_t, std::string> names_; // every link of the namespace, for master/lower
     std::set<uint32_t> refused_;            // ifindexes over the cap, retried when room frees up
+    std::map<uint32_t, uint32_t> adopted_;  // a predecessor's ifindex -> slot, not yet watched
+    bool settled_ = false;                  // adopted_ resolved against a complete dump
     uint64_t refused_total_ = 0;
     uint64_t attach_failures_ = 0;
 };

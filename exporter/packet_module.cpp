@@ -1,5 +1,7 @@
 // Module "tc_packets": per-interface packet/byte/size/oversize counters from tc clsact,
 // attached to every interface rtnetlink reports that passes --iface.include/--iface.exclude.
+#include <bpf/bpf.h>
+
 #include <chrono>
 
 #include "log.h"
@@ -22,6 +24,33 @@ Result<IfaceFilter> make_filter(const Options& opt) {
         return Error{EINVAL, std::string("compile --iface.include/--iface.exclude: ") + e.what()};
     }
 }
+uint32_t prog_id_of(int prog_fd) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    return bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0 ? info.id : 0;
+}
+
+// A crashed predecessor's filters run its own programs: tc_attach takes them over in place
+// only if it recognises them, by name (needs CAP_SYS_ADMIN: collected now, before the
+// capabilities are dropped) or by the ids it recorded in the pin directory. Its bindings
+// (adopted pinned maps) keep their slots, so those interfaces' counters continue.
+Status adopt_predecessor(TcStatsProbe& probe, PacketManager& mgr, PinStore& pins) {
+    auto previous = pins.swap_prog_ids("tc_stats", {prog_id_of(probe.prog_fd(TcDir::ingress)),
+                                                    prog_id_of(probe.prog_fd(TcDir::egress))});
+    if (!previous)
+        Log::msg(Level::warn, "could not record the tc program ids in the pin directory",
+                 Fields{{"error", previous.error().message()}});
+    else
+        tc_add_known_ids(*previous);
+    tc_add_known_ids(tc_loaded_programs_named_ours());
+    if (!probe.adopted())
+        return Ok{};
+    auto bindings = probe.bindings();
+    if (!bindings)
+        return bindings.error();
+    mgr.adopt(*bindings);
+    return Ok{};
+}
 } // namespace
 
 Status start_packet_module(DaemonContext& ctx) {
@@ -30,13 +59,15 @@ Status start_packet_module(DaemonContext& ctx) {
         return filter.error();
     // Twice as many counter slots as interfaces: vanished interfaces keep theirs for the
     // grace period while new ones arrive (churn), without cutting that period short.
-    auto probe = TcStatsProbe::load(ctx.opt.iface_max, 2 * ctx.opt.iface_max);
+    auto probe = TcStatsProbe::load(ctx.opt.iface_max, 2 * ctx.opt.iface_max, *ctx.pins);
     if (!probe)
         return probe.error();
     std::shared_ptr<TcStatsProbe> p = std::move(*probe);
     auto mgr =
         std::make_shared<PacketManager>(*p, std::move(*filter), ctx.opt.iface_max,
                                         std::chrono::nanoseconds(ctx.opt.iface_stale_grace_ns));
+    if (auto st = adopt_predecessor(*p, *mgr, *ctx.pins); !st)
+        return st.error();
     auto watcher = NetlinkWatcher::create(
         ctx.io, [m = mgr.get()](const std::vector<IfaceChange>& changes, const IfaceTable& t) {
             m->on_changes(changes, t);
@@ -60,9 +91,11 @@ Status start_packet_module(DaemonContext& ctx) {
         mgr->set_filter(std::move(*f), w->table());
         return Ok{};
     });
-    ctx.on_stop.push_back([w, mgr] {
+    // Stop: detach the filters (no code of ours runs on a stopped exporter's behalf) but keep
+    // the bindings in the pinned slot maps, so a restart continues the counters.
+    ctx.on_stop.push_back([w, mgr, keep = ctx.pins->enabled()] {
         w->stop();
-        mgr->release_all();
+        mgr->release_all(keep);
     });
     Log::msg(Level::info, "probe attached",
              Fields{{"probe", "tc_packets"},

@@ -1,5 +1,6 @@
 // Module "tcp_retransmit": the retransmit probe, its collector and its JSON event lines.
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 
 #include "clock.h"
@@ -9,6 +10,7 @@
 #include "retransmit_probe.h"
 #include "rtx_collector.h"
 #include "rtx_event_json.h"
+#include "rtx_record.h"
 
 namespace tif {
 
@@ -24,26 +26,36 @@ void record_exemplar(ExemplarTable& ex, const tif_rtx_event& e, const std::strin
                             double(realtime_ns) / 1e9});
 }
 
+} // namespace
+
 void log_rtx_record(std::span<const std::byte> rec, uint32_t host_ino, ExemplarTable& ex,
                     LogLimiter* limiter) {
     tif_rtx_event e{};
     if (rec.size() < sizeof(e)) // the kernel only submits whole events
         return;
+    // In a storm the limiter holds most lines back: the head of the record (first cache line)
+    // decides; the rest, the clock offset (three clock reads) and the route label are only
+    // read and worked out for the exemplars and the lines that are written.
+    std::memcpy(&e, rec.data(), offsetof(tif_rtx_event, sock_cookie));
+    static const IfNameLookup names = host_ifname;
+    std::string iface = iface_label(e.iface, host_ino, names);
+    const bool write = !limiter || limiter->allow(iface, "tcp_retransmit");
+    if (!write && !e.bound)
+        return; // counted as suppressed
     std::memcpy(&e, rec.data(), sizeof(e));
-    std::string iface = iface_label(e.iface, host_ino, host_ifname);
-    std::string route = iface_label(e.route_iface, host_ino, host_ifname);
-    const int64_t offset = boottime_to_realtime_offset_ns();
     if (e.bound)
-        record_exemplar(ex, e, iface, int64_t(e.ts_boot_ns) + offset);
-    if (!limiter || limiter->allow(iface, "tcp_retransmit")) // else counted as suppressed
-        Log::event(rtx_event_json(e, offset, iface, route));
+        record_exemplar(ex, e, iface, int64_t(e.ts_boot_ns) + boottime_to_realtime_offset_ns());
+    if (!write)
+        return;
+    Log::event(rtx_event_json(e, boottime_to_realtime_offset_ns(), iface,
+                              iface_label(e.route_iface, host_ino, names)));
 }
-} // namespace
 
 Status start_retransmit_module(DaemonContext& ctx) {
     auto probe = RetransmitProbe::start({.host_netns_ino = ctx.host_netns_ino,
                                          .ringbuf_bytes = ctx.opt.ringbuf_bytes,
-                                         .span_map_fd = ctx.span_map_fd});
+                                         .span_map_fd = ctx.span_map_fd,
+                                         .pins = ctx.pins.get()});
     if (!probe)
         return probe.error();
     std::shared_ptr<RetransmitProbe> p = std::move(*probe);
@@ -52,7 +64,7 @@ Status start_retransmit_module(DaemonContext& ctx) {
         ctx.io, "rtx_events", p->events_map_fd(),
         [host, ex = &ctx.registry.exemplars(), lim = ctx.event_log_limiter](
             std::span<const std::byte> rec) { log_rtx_record(rec, host, *ex, lim.get()); },
-        [] { Log::flush(); });
+        [] { Log::flush(); }, std::chrono::nanoseconds(ctx.opt.ringbuf_flush_interval_ns));
     if (!reader)
         return reader.error();
     RingReader* r = reader->get();

@@ -1,8 +1,10 @@
 #include "retransmit_probe.h"
 
+#include <cstddef>
+
 #include "bpf_load.h"
 #include "bpf_maps.h"
-#include "btf_info.h"
+#include "kernel_features.h"
 #include "log.h"
 #include "tcp_retransmit.skel.h"
 
@@ -11,7 +13,9 @@ namespace tif {
 static_assert(sizeof(tif_iface_ref) == 24, "tif_iface_ref layout shared with the probes");
 static_assert(sizeof(tif_rtx_key) == 28, "tif_rtx_key layout shared with the probes");
 static_assert(sizeof(tif_rtx_counts) == 16, "tif_rtx_counts layout shared with the probes");
-static_assert(sizeof(tif_rtx_event) == 184, "tif_rtx_event layout shared with the probes");
+static_assert(sizeof(tif_rtx_event) == 176, "tif_rtx_event layout shared with the probes");
+// The reader's fast path (interface, bound, kind) fits the first 64-byte line with the header.
+static_assert(offsetof(tif_rtx_event, sock_cookie) == 40, "tif_rtx_event fast-path head");
 
 RetransmitProbe::~RetransmitProbe() = default;
 
@@ -22,11 +26,13 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
         return os_error(errno, "open BPF object tcp_retransmit");
 
     // Kernels from 6.13 pass the retransmit's result as a third argument and fire the
-    // tracepoint for failed attempts too; older ones fire only on success.
-    auto nargs = tracepoint_arg_count("tcp_retransmit_skb");
-    if (!nargs)
-        return nargs.error();
-    p->skel_->rodata->tp_has_err = *nargs >= 3;
+    // tracepoint for failed attempts too; older ones fire only on success. Before 5.12 the
+    // programs read the socket's existing cookie instead of calling the helper.
+    auto features = kernel_features();
+    if (!features)
+        return features.error();
+    p->skel_->rodata->tp_has_err = features->tcp_retransmit_err;
+    p->skel_->rodata->tif_have_cookie_helper = features->tracing_socket_cookie;
     p->skel_->rodata->host_netns_ino = opt.host_netns_ino;
     if (int err = bpf_map__set_max_entries(p->skel_->maps.rtx_events, opt.ringbuf_bytes))
         return os_error(err, "size ring buffer rtx_events to " + std::to_string(opt.ringbuf_bytes));
@@ -36,6 +42,8 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
         if (int err = bpf_map__reuse_fd(p->skel_->maps.span_bindings, opt.span_map_fd))
             return os_error(err, "reuse the span-binding table in tcp_retransmit");
 
+    if (opt.pins)
+        opt.pins->prepare(p->skel_->obj, "tcp_retransmit", {"rtx_counts"});
     if (auto st = load_skeleton(p->skel_.get(), "tcp_retransmit"); !st)
         return st.error();
 
@@ -53,9 +61,11 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     if (int err = tcp_retransmit_bpf::attach(p->skel_.get()))
         return os_error(err, "attach tp_btf/tcp_retransmit_skb, tp_btf/tcp_retransmit_synack and "
                              "tp_btf/inet_sock_set_state");
-    Log::msg(
-        Level::info, "probe attached",
-        Fields{{"probe", "tcp_retransmit"}, {"tp_has_err", bool(p->skel_->rodata->tp_has_err)}});
+    Log::msg(Level::info, "probe attached",
+             Fields{{"probe", "tcp_retransmit"},
+                    {"tp_has_err", bool(p->skel_->rodata->tp_has_err)},
+                    {"socket_cookie",
+                     p->skel_->rodata->tif_have_cookie_helper ? "helper" : "sk_cookie"}});
     return p;
 }
 

@@ -12,6 +12,7 @@
 #include "bpf_maps.h"
 #include "bpf_raii.h"
 #include "iface_ref.h"
+#include "pin_store.h"
 #include "result.h"
 #include "tcp_retransmit.h"
 
@@ -30,6 +31,7 @@ class RetransmitProbe {
         uint32_t host_netns_ino = 0;
         uint32_t ringbuf_bytes = 256 * 1024; // power of two, multiple of the page size
         int span_map_fd = -1;                // the daemon's span-binding table, if any
+        PinStore* pins = nullptr;            // pins rtx_counts (counts survive a restart)
     };
 
     static Result<std::unique_ptr<RetransmitProbe>> start(const Options& opt);

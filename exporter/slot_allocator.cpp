@@ -31,6 +31,13 @@ void SlotAllocator::drop(uint32_t slot) {
     slots_.at(slot) = Slot{};
 }
 
+bool SlotAllocator::reserve(uint32_t slot) {
+    if (slot >= slots_.size() || slots_[slot].state != State::free)
+        return false;
+    slots_[slot].state = State::active;
+    return true;
+}
+
 bool SlotAllocator::visible(uint32_t slot, Clock::time_point now) const {
     const Slot& s = slots_.at(slot);
     return s.state == State::active || (s.state == State::released && now - s.released < grace_);

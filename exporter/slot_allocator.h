@@ -21,6 +21,9 @@ class SlotAllocator {
     void release(uint32_t slot, Clock::time_point now);
     // Back to free at once (it was never published).
     void drop(uint32_t slot);
+    // Takes a specific free slot (a predecessor's binding, adopted from pinned maps); false when
+    // it is out of range or already taken.
+    bool reserve(uint32_t slot);
 
     bool active(uint32_t slot) const { return slots_.at(slot).state == State::active; }
     // Active, or released less than the grace period ago.

@@ -53,6 +53,11 @@ void add_span_flags(FlagMap& flags, SpanOptions& o) {
         return Ok{};
     };
     flags["--span.socket-group"] = [&o](std::string_view v) -> Status {
+        // A number is taken as a gid as it stands, so it must be one (span_server.cpp's
+        // std::stoul threw on 20 digits and took the daemon down).
+        if (!v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos)
+            if (auto n = number("--span.socket-group", v, 0, 0xfffffffe); !n)
+                return n.error();
         o.socket_group = std::string(v);
         return Ok{};
     };

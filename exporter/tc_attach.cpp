@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <vector>
 
 #include "bpf_raii.h"
@@ -49,7 +51,30 @@ std::string prog_name(uint32_t id) {
     return std::string(info.name, strnlen(info.name, sizeof(info.name)));
 }
 
+std::mutex known_mu;
+std::set<uint32_t> known_ids;
+
+bool is_known_id(uint32_t id) {
+    std::lock_guard lk(known_mu);
+    return known_ids.count(id) != 0;
+}
+
 } // namespace
+
+void tc_add_known_ids(const std::vector<uint32_t>& ids) {
+    std::lock_guard lk(known_mu);
+    for (uint32_t id : ids)
+        if (id != 0)
+            known_ids.insert(id);
+}
+
+std::vector<uint32_t> tc_loaded_programs_named_ours() {
+    std::vector<uint32_t> out;
+    for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;)
+        if (is_our_prog_name(prog_name(id)))
+            out.push_back(id);
+    return out;
+}
 
 std::string_view tc_dir_name(TcDir d) {
     return d == TcDir::ingress ? "ingress" : "egress";
@@ -69,7 +94,7 @@ Result<std::optional<TcFilter>> tc_query(int ifindex, TcDir dir) {
     if (err)
         return os_error(err, "query tc filter at our handle/priority on " + where(ifindex, dir));
     TcFilter f{o.prog_id, prog_name(o.prog_id), false};
-    f.ours = is_our_prog_name(f.prog_name);
+    f.ours = is_our_prog_name(f.prog_name) || is_known_id(f.prog_id);
     return std::optional<TcFilter>{f};
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "result.h"
 
@@ -46,5 +47,13 @@ Status tc_remove_clsact_if_empty(int ifindex);
 
 // Whether a program name (as the kernel truncates it) is one of ours.
 bool is_our_prog_name(std::string_view name);
+
+// Program ids that count as ours even when their name cannot be read: reading it needs
+// BPF_PROG_GET_FD_BY_ID (CAP_SYS_ADMIN), which a daemon without root, or after dropping its
+// capabilities, does not have. Filled at start-up from the pin directory's record and from
+// tc_loaded_programs_named_ours(); thread-safe.
+void tc_add_known_ids(const std::vector<uint32_t>& ids);
+// Ids of every loaded program named like ours; empty without CAP_SYS_ADMIN.
+std::vector<uint32_t> tc_loaded_programs_named_ours();
 
 } // namespace tif

@@ -16,7 +16,8 @@ static_assert(sizeof(tif_tc_counts) == 8 * (3 + TIF_SIZE_BUCKETS),
 
 TcStatsProbe::~TcStatsProbe() = default;
 
-Result<std::unique_ptr<TcStatsProbe>> TcStatsProbe::load(uint32_t max_ifaces, uint32_t slots) {
+Result<std::unique_ptr<TcStatsProbe>> TcStatsProbe::load(uint32_t max_ifaces, uint32_t slots,
+                                                         PinStore& pins) {
     std::unique_ptr<TcStatsProbe> p(new TcStatsProbe());
     p->skel_ = BpfSkeleton<tc_stats_bpf>(tc_stats_bpf::open());
     if (!p->skel_)
@@ -26,6 +27,10 @@ Result<std::unique_ptr<TcStatsProbe>> TcStatsProbe::load(uint32_t max_ifaces, ui
         return os_error(err, "size map tc_slots to " + std::to_string(max_ifaces));
     if (int err = bpf_map__set_max_entries(p->skel_->maps.tc_counts, 2 * slots))
         return os_error(err, "size map tc_counts to " + std::to_string(2 * slots));
+    // The slot maps go with the counters: without them nobody knows whose counts those are.
+    p->adopted_ =
+        pins.prepare(p->skel_->obj, "tc_stats", {"tc_slot_direct", "tc_slots", "tc_counts"}) ==
+        PinStore::Outcome::adopted;
     if (auto st = load_skeleton(p->skel_.get(), "tc_stats"); !st)
         return st.error();
     return p;
@@ -71,6 +76,29 @@ Status TcStatsProbe::unbind(uint32_t ifindex) {
     if (bpf_map_delete_elem(slot_map_fd(ifindex), &ifindex) != 0 && errno != ENOENT)
         return os_error(errno, "remove ifindex " + std::to_string(ifindex) + " from tc_slots");
     return Ok{};
+}
+
+Result<std::vector<std::pair<uint32_t, tif_tc_slot>>> TcStatsProbe::bindings() const {
+    std::vector<std::pair<uint32_t, tif_tc_slot>> out;
+    const int direct = bpf_map__fd(skel_->maps.tc_slot_direct);
+    for (uint32_t ifindex = 0; ifindex < TIF_DIRECT_IFINDEX; ++ifindex) {
+        tif_tc_slot v{};
+        if (bpf_map_lookup_elem(direct, &ifindex, &v) != 0)
+            return os_error(errno, "read tc_slot_direct[" + std::to_string(ifindex) + "]");
+        if (v.max_len != 0)
+            out.emplace_back(ifindex, v);
+    }
+    const int hash = bpf_map__fd(skel_->maps.tc_slots);
+    uint32_t key = 0, next = 0;
+    const uint32_t* prev = nullptr;
+    while (bpf_map_get_next_key(hash, prev, &next) == 0) {
+        tif_tc_slot v{};
+        if (bpf_map_lookup_elem(hash, &next, &v) == 0 && v.max_len != 0)
+            out.emplace_back(next, v);
+        key = next;
+        prev = &key;
+    }
+    return out;
 }
 
 Result<tif_tc_counts> TcStatsProbe::read(uint32_t slot, TcDir dir) const {

@@ -5,8 +5,10 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "bpf_raii.h"
+#include "pin_store.h"
 #include "result.h"
 #include "tc_attach.h"
 #include "tc_stats.h"
@@ -18,7 +20,9 @@ namespace tif {
 class TcStatsProbe {
   public:
     // max_ifaces: entries of the ifindex map; slots: counter slots (each two directions).
-    static Result<std::unique_ptr<TcStatsProbe>> load(uint32_t max_ifaces, uint32_t slots);
+    // With pins enabled the counters and slot maps are pinned, or adopted from a predecessor.
+    static Result<std::unique_ptr<TcStatsProbe>> load(uint32_t max_ifaces, uint32_t slots,
+                                                      PinStore& pins);
     ~TcStatsProbe();
 
     int prog_fd(TcDir dir) const;
@@ -33,11 +37,17 @@ class TcStatsProbe {
     // Summed over CPUs.
     Result<tif_tc_counts> read(uint32_t slot, TcDir dir) const;
 
+    // Whether the maps are a predecessor's (pinned): their counts and bindings continue.
+    bool adopted() const { return adopted_; }
+    // Every ifindex -> slot the slot maps hold (a predecessor's, when adopted).
+    Result<std::vector<std::pair<uint32_t, tif_tc_slot>>> bindings() const;
+
   private:
     TcStatsProbe() = default;
     int slot_map_fd(uint32_t ifindex) const;
     BpfSkeleton<tc_stats_bpf> skel_;
     uint32_t slots_ = 0;
+    bool adopted_ = false;
 };
 
 } // namespace tif

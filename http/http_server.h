@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "http_limits.h"
 #include "metrics_registry.h"
 #include "options.h"
 #include "result.h"
@@ -35,6 +36,8 @@ class HttpServer {
     Status start();
     void stop();
     uint16_t port() const { return port_; }
+    // traceiface_http_requests_total{code}, for the registry.
+    std::unique_ptr<Collector> request_collector() const { return requests_.collector(); }
 
   private:
     void routes();
@@ -46,6 +49,7 @@ class HttpServer {
     std::unique_ptr<httplib::Server> srv_;
     std::thread thread_;
     uint16_t port_ = 0;
+    HttpRequestCounter requests_;
 };
 
 } // namespace tif

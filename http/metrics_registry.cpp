@@ -1,10 +1,9 @@
 #include "metrics_registry.h"
 
-#include <prometheus/text_serializer.h>
-
 #include <chrono>
 
 #include "log.h"
+#include "text_format.h"
 
 namespace tif {
 
@@ -69,7 +68,7 @@ std::vector<MetricFamily> MetricsRegistry::Collect() const {
 }
 
 std::string MetricsRegistry::render_text() const {
-    return prometheus::TextSerializer().Serialize(Collect());
+    return serialize_text(Collect());
 }
 
 std::string MetricsRegistry::render_openmetrics() const {

@@ -1,9 +1,12 @@
 #include "openmetrics.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <limits>
+
+#include "exposition.h"
 
 namespace tif {
 
@@ -58,6 +61,20 @@ std::optional<Exemplar> ExemplarTable::counter(const std::string& family,
     return it->second;
 }
 
+bool ExemplarTable::empty() const {
+    std::lock_guard lk(mu_);
+    return counters_.empty() && histograms_.empty();
+}
+
+std::vector<Exemplar> ExemplarTable::histogram(const std::string& family,
+                                               const std::vector<ClientMetric::Label>& l) const {
+    std::lock_guard lk(mu_);
+    auto it = histograms_.find(key(family, pairs(l)));
+    if (it == histograms_.end())
+        return {};
+    return {it->second.begin(), it->second.end()};
+}
+
 std::optional<Exemplar> ExemplarTable::bucket(const std::string& family,
                                               const std::vector<ClientMetric::Label>& l,
                                               double lower, double upper) const {
@@ -102,86 +119,41 @@ bool accepts_openmetrics(std::string_view accept) {
 std::string om_escape(std::string_view s) {
     std::string out;
     out.reserve(s.size());
-    for (char c : s) {
-        if (c == '\\')
-            out += "\\\\";
-        else if (c == '"')
-            out += "\\\"";
-        else if (c == '\n')
-            out += "\\n";
-        else
-            out += c;
-    }
+    append_escaped(out, s);
     return out;
 }
 
 std::string om_number(double v) {
-    if (std::isnan(v))
-        return "NaN";
-    if (std::isinf(v))
-        return v > 0 ? "+Inf" : "-Inf";
-    char buf[64];
-    auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-    return std::string(buf, p);
+    std::string out;
+    append_shortest_number(out, v);
+    return out;
 }
 
 namespace {
 // le and quantile values in canonical form: an integral value keeps its ".0".
-std::string canonical_float(double v) {
-    std::string s = om_number(v);
-    if (s.find_first_of(".eIN") == std::string::npos)
-        s += ".0";
-    return s;
+void append_canonical(std::string& out, double v) {
+    const size_t start = out.size();
+    append_shortest_number(out, v);
+    if (out.find_first_of(".eIN", start) == std::string::npos)
+        out += ".0";
 }
 
-void labels(std::string& out, const std::vector<ClientMetric::Label>& l, const char* extra_name,
-            const std::string& extra_value) {
-    if (l.empty() && !extra_name)
-        return;
-    out += '{';
-    bool first = true;
-    for (const auto& x : l) {
-        out += (first ? "" : ",") + x.name + "=\"" + om_escape(x.value) + '"';
-        first = false;
-    }
-    if (extra_name)
-        out += (first ? "" : ",") + std::string(extra_name) + "=\"" + extra_value + '"';
-    out += '}';
-}
+// Writes one family like the text serializer does (text_format.cpp): each series' label block
+// formatted once, le values once per family, exemplars looked up once per series and only
+// when the table holds any.
+class OmWriter {
+  public:
+    OmWriter(std::string& out, const ExemplarTable* ex)
+        : out_(out), ex_(ex && !ex->empty() ? ex : nullptr) {}
 
-void sample(std::string& out, const std::string& name, const ClientMetric& m, double value,
-            const char* extra_name = nullptr, const std::string& extra_value = {},
-            const std::optional<Exemplar>& ex = std::nullopt) {
-    out += name;
-    labels(out, m.label, extra_name, extra_value);
-    out += ' ' + om_number(value);
-    if (m.timestamp_ms != 0)
-        out += ' ' + om_number(double(m.timestamp_ms) / 1000);
-    if (ex && exemplar_fits(ex->labels)) {
-        out += " # {";
-        for (size_t i = 0; i < ex->labels.size(); ++i)
-            out += (i ? "," : "") + ex->labels[i].first + "=\"" + om_escape(ex->labels[i].second) +
-                   '"';
-        out += "} " + om_number(ex->value);
-        if (ex->timestamp_s)
-            out += ' ' + om_number(*ex->timestamp_s);
-    }
-    out += '\n';
-}
-
-std::string strip(const std::string& s, std::string_view suffix) {
-    return s.ends_with(suffix) ? s.substr(0, s.size() - suffix.size()) : s;
-}
-} // namespace
-
-std::string serialize_openmetrics(const std::vector<MetricFamily>& families,
-                                  const ExemplarTable* ex) {
-    std::string out;
-    for (const auto& f : families) {
-        std::string meta = f.name, type;
+    void family(const MetricFamily& f) {
+        name_ = f.name;
+        std::string_view type = "unknown";
         switch (f.type) {
         case MetricType::Counter:
-            meta = strip(f.name, "_total"), type = "counter";
+            type = "counter";
+            if (name_.ends_with("_total"))
+                name_.resize(name_.size() - 6);
             break;
         case MetricType::Gauge:
             type = "gauge";
@@ -193,50 +165,157 @@ std::string serialize_openmetrics(const std::vector<MetricFamily>& families,
             type = "summary";
             break;
         default:
-            type = "unknown";
+            break;
         }
-        out += "# TYPE " + meta + ' ' + type + '\n';
-        if (!f.help.empty())
-            out += "# HELP " + meta + ' ' + om_escape(f.help) + '\n';
-        for (const auto& m : f.metric) {
-            switch (f.type) {
-            case MetricType::Counter:
-                sample(out, meta + "_total", m, m.counter.value, nullptr, {},
-                       ex ? ex->counter(f.name, m.label) : std::nullopt);
-                break;
-            case MetricType::Gauge:
-                sample(out, meta, m, m.gauge.value);
-                break;
-            case MetricType::Summary:
-                for (const auto& q : m.summary.quantile)
-                    sample(out, meta, m, q.value, "quantile", canonical_float(q.quantile));
-                sample(out, meta + "_sum", m, m.summary.sample_sum);
-                sample(out, meta + "_count", m, double(m.summary.sample_count));
-                break;
-            case MetricType::Histogram: {
-                double lower = -std::numeric_limits<double>::infinity();
-                bool has_inf = false;
-                auto bucket = [&](double upper, double count) {
-                    sample(out, meta + "_bucket", m, count, "le", canonical_float(upper),
-                           ex ? ex->bucket(f.name, m.label, lower, upper) : std::nullopt);
-                    lower = upper;
-                };
-                for (const auto& b : m.histogram.bucket) {
-                    has_inf = std::isinf(b.upper_bound) && b.upper_bound > 0;
-                    bucket(b.upper_bound, double(b.cumulative_count));
-                }
-                if (!has_inf) // OpenMetrics requires the +Inf bucket
-                    bucket(std::numeric_limits<double>::infinity(),
-                           double(m.histogram.sample_count));
-                sample(out, meta + "_count", m, double(m.histogram.sample_count));
-                sample(out, meta + "_sum", m, m.histogram.sample_sum);
-                break;
+        out_ += "# TYPE ";
+        out_ += name_;
+        out_ += ' ';
+        out_ += type;
+        out_ += '\n';
+        if (!f.help.empty()) {
+            out_ += "# HELP ";
+            out_ += name_;
+            out_ += ' ';
+            append_escaped(out_, f.help);
+            out_ += '\n';
+        }
+        for (const auto& m : f.metric)
+            series(f, m);
+    }
+
+  private:
+    void series(const MetricFamily& f, const ClientMetric& m) {
+        labels_.clear();
+        for (const auto& l : m.label) {
+            if (!labels_.empty())
+                labels_ += ',';
+            labels_ += l.name;
+            labels_ += "=\"";
+            append_escaped(labels_, l.value);
+            labels_ += '"';
+        }
+        m_ = &m;
+        switch (f.type) {
+        case MetricType::Counter: {
+            auto e = ex_ ? ex_->counter(f.name, m.label) : std::nullopt;
+            line("_total", {}, m.counter.value, e ? &*e : nullptr);
+            break;
+        }
+        case MetricType::Gauge:
+            line({}, {}, m.gauge.value);
+            break;
+        case MetricType::Summary:
+            for (const auto& q : m.summary.quantile) {
+                extra_.assign("quantile=\"");
+                append_canonical(extra_, q.quantile);
+                extra_ += '"';
+                line({}, extra_, q.value);
             }
-            default:
-                sample(out, meta, m, m.untyped.value);
-            }
+            line("_sum", {}, m.summary.sample_sum);
+            line("_count", {}, double(m.summary.sample_count));
+            break;
+        case MetricType::Histogram:
+            histogram(f, m.histogram);
+            break;
+        default:
+            line({}, {}, m.untyped.value);
         }
     }
+
+    void histogram(const MetricFamily& f, const ClientMetric::Histogram& h) {
+        const std::vector<Exemplar> ex =
+            ex_ ? ex_->histogram(f.name, m_->label) : std::vector<Exemplar>{};
+        double lower = -std::numeric_limits<double>::infinity();
+        auto bucket = [&](double upper, std::string_view le, double count) {
+            const Exemplar* e = nullptr; // the latest one in (lower, upper]
+            for (auto it = ex.rbegin(); it != ex.rend() && !e; ++it)
+                if (it->value > lower && it->value <= upper)
+                    e = &*it;
+            line("_bucket", le, count, e);
+            lower = upper;
+        };
+        const auto& b = h.bucket;
+        if (b.size() != bounds_.size() ||
+            !std::equal(b.begin(), b.end(), bounds_.begin(), [](const auto& x, double y) {
+                return std::bit_cast<uint64_t>(x.upper_bound) == std::bit_cast<uint64_t>(y);
+            })) {
+            bounds_.clear();
+            le_.clear();
+            for (const auto& x : b) {
+                bounds_.push_back(x.upper_bound);
+                std::string s = "le=\"";
+                append_canonical(s, x.upper_bound);
+                s += '"';
+                le_.push_back(std::move(s));
+            }
+        }
+        for (size_t i = 0; i < b.size(); ++i)
+            bucket(b[i].upper_bound, le_[i], double(b[i].cumulative_count));
+        if (b.empty() || !(std::isinf(b.back().upper_bound) && b.back().upper_bound > 0))
+            bucket(std::numeric_limits<double>::infinity(), "le=\"+Inf\"",
+                   double(h.sample_count)); // OpenMetrics requires it
+        line("_count", {}, double(h.sample_count));
+        line("_sum", {}, h.sample_sum);
+    }
+
+    void line(std::string_view suffix, std::string_view extra, double v,
+              const Exemplar* e = nullptr) {
+        out_ += name_;
+        out_ += suffix;
+        if (!labels_.empty() || !extra.empty()) {
+            out_ += '{';
+            out_ += labels_;
+            if (!labels_.empty() && !extra.empty())
+                out_ += ',';
+            out_ += extra;
+            out_ += '}';
+        }
+        out_ += ' ';
+        append_shortest_number(out_, v);
+        if (m_->timestamp_ms != 0) {
+            out_ += ' ';
+            append_shortest_number(out_, double(m_->timestamp_ms) / 1000);
+        }
+        if (e && exemplar_fits(e->labels)) {
+            out_ += " # {";
+            for (size_t i = 0; i < e->labels.size(); ++i) {
+                out_ += i ? "," : "";
+                out_ += e->labels[i].first;
+                out_ += "=\"";
+                append_escaped(out_, e->labels[i].second);
+                out_ += '"';
+            }
+            out_ += "} ";
+            append_shortest_number(out_, e->value);
+            if (e->timestamp_s) {
+                out_ += ' ';
+                append_shortest_number(out_, *e->timestamp_s);
+            }
+        }
+        out_ += '\n';
+    }
+
+    std::string& out_;
+    const ExemplarTable* ex_; // null when there are none to look up
+    std::string name_;        // the family's name without a counter's _total
+    std::string labels_, extra_;
+    const ClientMetric* m_ = nullptr;
+    std::vector<double> bounds_; // le_ was formatted from these
+    std::vector<std::string> le_;
+};
+} // namespace
+
+std::string serialize_openmetrics(const std::vector<MetricFamily>& families,
+                                  const ExemplarTable* ex) {
+    std::string out;
+    size_t lines = 0; // a rough size, so the body is not grown by doubling
+    for (const auto& f : families)
+        for (const auto& m : f.metric)
+            lines += 1 + m.histogram.bucket.size() + 3 * !m.histogram.bucket.empty();
+    out.reserve(lines * 96);
+    OmWriter w(out, ex);
+    for (const auto& f : families)
+        w.family(f);
     out += "# EOF\n";
     return out;
 }

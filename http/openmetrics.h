@@ -41,6 +41,10 @@ class ExemplarTable {
 
     std::optional<Exemplar> counter(const std::string& family,
                                     const std::vector<prometheus::ClientMetric::Label>& l) const;
+    bool empty() const;
+    // A histogram series' exemplars, oldest first (the serializer picks one per bucket).
+    std::vector<Exemplar> histogram(const std::string& family,
+                                    const std::vector<prometheus::ClientMetric::Label>& l) const;
     // The latest exemplar with lower < value <= upper.
     std::optional<Exemplar> bucket(const std::string& family,
                                    const std::vector<prometheus::ClientMetric::Label>& l,

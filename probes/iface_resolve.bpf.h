@@ -35,23 +35,39 @@ static __always_inline int tif_is_veth(const struct net_device* dev) {
 }
 
 /* The other end of a veth pair: struct veth_priv sits in the device's private area, which
- * newer kernels declare as the flexible member `priv` of struct net_device. */
+ * newer kernels declare as the flexible member `priv` of struct net_device and older ones
+ * place right after it, aligned. */
 static __always_inline const struct net_device* tif_veth_peer(const struct net_device* dev) {
-    if (!bpf_core_field_exists(dev->priv))
-        return NULL;
-    const struct veth_priv* vp = (const void*)dev + bpf_core_field_offset(struct net_device, priv);
-    return BPF_CORE_READ(vp, peer);
+    __u64 off;
+    if (bpf_core_field_exists(dev->priv))
+        off = bpf_core_field_offset(struct net_device, priv);
+    else /* before `priv` (6.12): netdev_priv() = dev + ALIGN(sizeof(*dev), NETDEV_ALIGN = 32) */
+        off = (bpf_core_type_size(struct net_device) + 31) & ~31ull;
+    /* struct veth_priv is in the veth module's BTF, absent until the module is loaded (and
+     * before 5.11 altogether): then rely on `peer` being its first member, as it always was. */
+    __u64 peer_off = 0;
+    if (bpf_core_type_exists(struct veth_priv))
+        peer_off = bpf_core_field_offset(struct veth_priv, peer);
+    const struct net_device* peer = NULL;
+    bpf_probe_read_kernel(&peer, sizeof(peer), (const void*)dev + off + peer_off);
+    return peer;
 }
 
 /* Fills `out` (host view) and `route` (the socket's own view) from the route device. Returns
- * 0 when the socket has no cached route. */
+ * 0 when the socket has no cached route. `sk` must be a tp_btf argument (a typed pointer): the
+ * common path reads socket, route and device with plain loads (CO-RE relocated, faults caught
+ * by the kernel) instead of one bpf_probe_read_kernel call per field; only the name is copied
+ * by a helper (it must stop at the NUL: the bytes after it are not always zero). */
 static __always_inline int tif_resolve_route_dev(const struct sock* sk, struct tif_iface_ref* out,
                                                  struct tif_iface_ref* route) {
-    const struct net_device* dev = BPF_CORE_READ(sk, sk_dst_cache, dev);
+    const struct dst_entry* dst = sk->sk_dst_cache;
+    const struct net_device* dev = dst ? dst->dev : 0;
 
     if (!dev)
         return 0;
-    tif_fill_ref(route, dev);
+    route->netns_ino = dev->nd_net.net->ns.inum;
+    route->ifindex = dev->ifindex;
+    bpf_probe_read_kernel_str(route->name, sizeof(route->name), dev->name);
     *out = *route;
     if (route->netns_ino == host_netns_ino || !tif_is_veth(dev))
         return 1;

@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "iface_resolve.bpf.h"
+#include "kernel_compat.bpf.h"
 #include "span_binding.bpf.h"
 #include "tcp_latency.h"
 #include "tif_stats.bpf.h"
@@ -41,6 +42,38 @@ struct {
     __type(key, int);
     __type(value, struct tif_sk_lat);
 } sk_lat SEC(".maps");
+
+/* Set before load: bpf_sk_storage_get is callable from tracing programs (5.11+). Older
+ * kernels keep the same state in sk_lat_compat, keyed by the socket's address and deleted
+ * when it reaches TCP_CLOSE (every TCP socket passes there before it is freed); user space
+ * shrinks whichever map is unused to one entry. */
+const volatile bool have_sk_storage = true;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 32768); /* an evicted flow just gets its next sample sooner */
+    __type(key, __u64);
+    __type(value, struct tif_sk_lat);
+} sk_lat_compat SEC(".maps");
+
+static __always_inline struct tif_sk_lat* sk_lat_get(struct sock* sk, bool create) {
+    if (have_sk_storage)
+        return bpf_sk_storage_get(&sk_lat, sk, 0, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+    __u64 key = (__u64)sk;
+    struct tif_sk_lat* st = bpf_map_lookup_elem(&sk_lat_compat, &key);
+    if (st || !create)
+        return st;
+    static const struct tif_sk_lat zero;
+    bpf_map_update_elem(&sk_lat_compat, &key, &zero, BPF_NOEXIST);
+    return bpf_map_lookup_elem(&sk_lat_compat, &key);
+}
+
+static __always_inline void sk_lat_forget(struct sock* sk) {
+    if (have_sk_storage)
+        return; /* socket-local storage dies with the socket */
+    __u64 key = (__u64)sk;
+    bpf_map_delete_elem(&sk_lat_compat, &key);
+}
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -100,6 +133,9 @@ static __always_inline void observe(const struct sock* sk, __u32 which, __u64 us
     if (!h)
         return;
     __u32 slot = tif_lat_slot(us);
+    /* The compiler knows slot < TIF_LAT_SLOTS and would drop the check; older verifiers
+     * (5.10) cannot prove it from tif_lat_slot's arithmetic, so the check must stay. */
+    asm volatile("" : "+r"(slot));
     if (slot >= TIF_LAT_SLOTS)
         return;
     h->slots[slot] += 1; /* per-CPU value: no atomics needed */
@@ -120,10 +156,16 @@ int tif_tcp_probe(u64* ctx) {
     if (srtt_us == 0 || tp->packets_out == 0)
         return 0;
     if (rtt_sample_interval_ns) {
-        struct tif_sk_lat* st = bpf_sk_storage_get(&sk_lat, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+        struct tif_sk_lat* st = sk_lat_get(sk, true);
         if (!st)
             return 0;
-        __u64 now = bpf_ktime_get_ns();
+        /* The flow's own clock, tcp_clock_cache: the CLOCK_MONOTONIC ns of its latest send or
+         * receive (tcp_mstamp_refresh), one load instead of a helper call and a clock read.
+         * It lags real time by the flow's idle time before this segment: a flow with data in
+         * flight refreshes it at least every RTO, so samples stay one per interval of the
+         * flow's clock, never more often than after the idle time it was silent. */
+        __u64 now =
+            bpf_core_field_exists(tp->tcp_clock_cache) ? tp->tcp_clock_cache : bpf_ktime_get_ns();
         /* Runs under the socket's lock: no other CPU samples this flow concurrently. */
         if (st->rtt_last_ns && now - st->rtt_last_ns < rtt_sample_interval_ns)
             return 0;
@@ -133,7 +175,7 @@ int tif_tcp_probe(u64* ctx) {
     observe(sk, TIF_HIST_RTT, srtt_us, &key);
 
     /* A flow bound to a trace: this sample becomes an exemplar of its RTT bucket. */
-    const struct tif_span_binding* b = tif_span_lookup(bpf_get_socket_cookie(sk));
+    const struct tif_span_binding* b = tif_span_lookup(tif_existing_cookie(sk));
     if (!b)
         return 0;
     struct tif_rtt_exemplar_event* e = tif_ringbuf_reserve(&rtt_exemplars, sizeof(*e));
@@ -145,7 +187,7 @@ int tif_tcp_probe(u64* ctx) {
     e->_pad = 0;
     __builtin_memcpy(e->trace_id, b->trace_id, sizeof(e->trace_id));
     __builtin_memcpy(e->span_id, b->span_id, sizeof(e->span_id));
-    bpf_ringbuf_submit(e, 0);
+    tif_ringbuf_submit(&rtt_exemplars, e, sizeof(*e));
     return 0;
 }
 
@@ -171,8 +213,10 @@ int tif_inet_sock_set_state(u64* ctx) {
 
     if (sk->sk_protocol != TIF_IPPROTO_TCP)
         return 0;
+    if (newstate == TIF_TCP_CLOSE)
+        sk_lat_forget(sk);
     if (newstate == TIF_TCP_SYN_SENT) {
-        struct tif_sk_lat* st = bpf_sk_storage_get(&sk_lat, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+        struct tif_sk_lat* st = sk_lat_get(sk, true);
         if (st)
             st->syn_sent_ns = bpf_ktime_get_ns();
         return 0;
@@ -180,7 +224,7 @@ int tif_inet_sock_set_state(u64* ctx) {
     if (oldstate != TIF_TCP_SYN_SENT)
         return 0;
     if (newstate == TIF_TCP_ESTABLISHED) {
-        struct tif_sk_lat* st = bpf_sk_storage_get(&sk_lat, sk, 0, 0);
+        struct tif_sk_lat* st = sk_lat_get(sk, false);
         if (!st || !st->syn_sent_ns) /* connect began before we attached */
             return 0;
         __u64 us = (bpf_ktime_get_ns() - st->syn_sent_ns) / 1000;

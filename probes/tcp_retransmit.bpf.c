@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "iface_resolve.bpf.h"
+#include "kernel_compat.bpf.h"
 #include "span_binding.bpf.h"
 #include "tcp_retransmit.h"
 #include "tif_stats.bpf.h"
@@ -65,11 +66,12 @@ static __always_inline void count(const struct tif_rtx_key* key, __u32 segs) {
     c->events += 1;
 }
 
+/* skc: a tp_btf argument's (typed pointer): scalars are plain loads, no helper call each. */
 static __always_inline void fill_addrs(struct tif_rtx_event* e, const struct sock_common* skc) {
-    e->family = BPF_CORE_READ(skc, skc_family);
-    e->state = BPF_CORE_READ(skc, skc_state);
-    e->sport = BPF_CORE_READ(skc, skc_num);
-    e->dport = __builtin_bswap16(BPF_CORE_READ(skc, skc_dport));
+    e->family = skc->skc_family;
+    e->state = skc->skc_state;
+    e->sport = skc->skc_num;
+    e->dport = __builtin_bswap16(skc->skc_dport);
     if (e->family == TIF_AF_INET) {
         bpf_core_read(e->saddr, 4, &skc->skc_rcv_saddr);
         bpf_core_read(e->daddr, 4, &skc->skc_daddr);
@@ -129,7 +131,9 @@ int tif_tcp_retransmit_skb(u64* ctx) {
         return 0;
     __builtin_memset(e, 0, sizeof(*e));
     e->ts_boot_ns = bpf_ktime_get_boot_ns();
-    e->sock_cookie = bpf_get_socket_cookie((void*)sk);
+    /* Bound sockets already have a cookie: one made just now cannot have a binding. */
+    __u64 had_cookie = tif_existing_cookie(sk);
+    e->sock_cookie = tif_socket_cookie(sk);
     e->iface = key.iface;
     e->route_iface = route;
     fill_addrs(e, &sk->__sk_common);
@@ -137,7 +141,7 @@ int tif_tcp_retransmit_skb(u64* ctx) {
     e->segs = segs;
     e->srtt_us = BPF_CORE_READ((const struct tcp_sock*)sk, srtt_us) >> 3;
     e->err = err;
-    const struct tif_span_binding* b = tif_span_lookup(e->sock_cookie);
+    const struct tif_span_binding* b = tif_span_lookup(had_cookie);
     if (b) {
         __builtin_memcpy(e->trace_id, b->trace_id, sizeof(e->trace_id));
         __builtin_memcpy(e->span_id, b->span_id, sizeof(e->span_id));
@@ -145,7 +149,7 @@ int tif_tcp_retransmit_skb(u64* ctx) {
         e->trace_flags = b->flags;
         e->bound = 1;
     }
-    bpf_ringbuf_submit(e, 0);
+    tif_ringbuf_submit(&rtx_events, e, sizeof(*e));
     return 0;
 }
 
@@ -156,10 +160,12 @@ int tif_span_unbind_on_close(u64* ctx) {
     const struct sock* sk = (const void*)ctx[0];
     int newstate = (int)ctx[2];
 
-    if (newstate != TIF_TCP_CLOSE || BPF_CORE_READ(sk, sk_protocol) != TIF_IPPROTO_TCP)
+    if (newstate != TIF_TCP_CLOSE || sk->sk_protocol != TIF_IPPROTO_TCP)
         return 0;
-    __u64 cookie = bpf_get_socket_cookie((void*)sk);
-    bpf_map_delete_elem(&span_bindings, &cookie);
+    /* No cookie yet: never bound, nothing to delete (and no cookie made for nothing). */
+    __u64 cookie = tif_existing_cookie(sk);
+    if (cookie)
+        bpf_map_delete_elem(&span_bindings, &cookie);
     return 0;
 }
 
@@ -186,6 +192,6 @@ int tif_tcp_retransmit_synack(u64* ctx) {
     e->state = TIF_TCP_SYN_RECV; /* the request's own state, not the listener's */
     e->kind = TIF_RTX_SYNACK;
     e->segs = 1;
-    bpf_ringbuf_submit(e, 0);
+    tif_ringbuf_submit(&rtx_events, e, sizeof(*e));
     return 0;
 }

@@ -28,30 +28,32 @@ struct tif_rtx_counts {
     __u64 events; /* retransmit calls (one skb can carry several segments) */
 };
 
-/* One retransmit, for the JSON log line. */
+/* One retransmit, for the JSON log line. The reader decides from the first 40 bytes alone
+ * (interface, bound, kind) whether a line is written at all: in a storm most are held back by
+ * the log limiter, and then only that one cache line of the record is read. */
 struct tif_rtx_event {
     __u64 ts_boot_ns;           /* bpf_ktime_get_boot_ns() */
-    __u64 sock_cookie;          /* SO_COOKIE of the socket; 0 for SYN-ACKs (no full socket yet) */
     struct tif_iface_ref iface; /* where it is counted: the host-side interface */
+    __u8 bound;                 /* a span binding was live; trace_id... below are valid */
+    __u8 kind;                  /* enum tif_rtx_kind */
+    __u8 state;                 /* TCP_ESTABLISHED, ... */
+    __u8 trace_flags;
+    __u32 segs;
+    /* ---- end of the reader's fast path ---- */
+    __u64 sock_cookie; /* SO_COOKIE of the socket; 0 for SYN-ACKs (no full socket yet) */
     struct tif_iface_ref route_iface; /* the socket's own route device, maybe in another netns */
     __u8 saddr[16];                   /* IPv4 in the first 4 bytes, or IPv6 */
     __u8 daddr[16];
     __u16 sport; /* host byte order */
     __u16 dport; /* host byte order */
     __u16 family;
-    __u8 state; /* TCP_ESTABLISHED, ... */
-    __u8 kind;  /* enum tif_rtx_kind */
-    __u32 segs;
+    __u16 _pad;
     __u32 srtt_us; /* smoothed RTT of the flow at that moment */
     __s32 err;     /* what the retransmit returned (kernels with the err argument) */
-    __u32 _pad;
-    /* The socket's span binding (span_binding.h) when one was live; `bound` says so. */
+    /* The socket's span binding (span_binding.h) when `bound` is set. */
     __u8 trace_id[TIF_TRACE_ID_LEN];
     __u8 span_id[TIF_SPAN_ID_LEN];
     char span_name[TIF_SPAN_NAME_LEN];
-    __u8 bound;
-    __u8 trace_flags;
-    __u8 _pad2[6];
 };
 
 #endif

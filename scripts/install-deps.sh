@@ -7,6 +7,10 @@ PACKAGES=(
     build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
     prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libboost-dev doctest-dev
     clang-format iperf3 prometheus iproute2 curl jq procps
+    # libFuzzer and the sanitizer runtimes for clang (tests/fuzz); only a Recommends of clang.
+    libclang-rt-dev
+    # bench/overhead_bench.sh compares traceiface with an equivalent bpftrace script.
+    bpftrace
     # The Go span-context client (clients/go/spanctx) and its test: Go 1.19, stdlib only.
     golang-go
     # The integration harness self-test scrapes it; listed since it is only a Recommends.
@@ -18,6 +22,8 @@ PACKAGES=(
     libyaml-cpp-dev
     # The Helm chart test renders the chart with Go and the packaged sprig; yamllint checks it.
     golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev yamllint
+    # The old-kernel test boots Debian's packaged kernels under qemu with a busybox initramfs.
+    qemu-system-x86 busybox-static cpio
 )
 # Node.js is on the machine image; Debian's only where it is not.
 command -v npm >/dev/null || PACKAGES+=(nodejs npm)

@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# Build, check formatting, run every ctest test. Exits non-zero if any step fails; a format
-# failure still runs the tests, and ctest's summary stays the last thing printed.
+# Build, build again with ASan+UBSan, check formatting, run every ctest test. Exits non-zero
+# if any step fails; a failed sanitized build or format check still runs the tests, and
+# ctest's summary stays the last thing printed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 banner() { printf '\n==================== %s ====================\n' "$*"; }
 
-banner "1/3 build"
-scripts/build.sh
+# build/ registers asan.* tests (tests/sanitize.cmake): unit, bpf_load and every integration
+# test again, with the binaries of build-asan, in the same ctest run and summary.
+banner "1/4 build"
+CMAKE_ARGS="${CMAKE_ARGS:-} -DTRACEIFACE_ASAN_BUILD_DIR=$PWD/build-asan" scripts/build.sh
 
-banner "2/3 clang-format check"
+banner "2/4 ASan+UBSan build (build-asan)"
+# Only what the asan.* tests run; fuzzers are sanitized in build/ already.
+asan_rc=0
+{ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACEIFACE_SANITIZE=ON \
+    -DTRACEIFACE_FUZZ=OFF &&
+    cmake --build build-asan -j"$(nproc)" --target traceiface traceiface_unit_tests \
+        traceiface_bpf_load_test span_client_tool; } || asan_rc=$?
+((asan_rc == 0)) || echo "ASan build: FAILED (the asan.* tests will fail)" >&2
+
+banner "3/4 clang-format check"
 # Tracked and untracked-but-not-ignored sources; generated vmlinux headers are exempt.
 list_sources() {
     if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -38,9 +50,10 @@ else
     fi
 fi
 
-banner "3/3 ctest"
+banner "4/4 ctest (build/, then asan.* with build-asan/)"
 ctest_rc=0
 (cd build && ctest --output-on-failure --timeout 900) || ctest_rc=$?
 
 ((ctest_rc != 0)) && exit "$ctest_rc"
+((asan_rc != 0)) && exit "$asan_rc"
 exit "$format_rc"

@@ -35,6 +35,11 @@ tif__on_exit() {
     trap '' INT TERM
     set +e
     tif_cleanup_run
+    if [[ -n $TIF_SANITIZER_REPORT ]]; then
+        printf '%s\n' "$TIF_SANITIZER_REPORT" >&2
+        echo "FAIL: a sanitizer report in the logs above" >&2
+        rc=1
+    fi
     [[ ${TIF_KEEP_TMP:-0} == 1 ]] && echo "kept $TIF_TMP" >&2
     exit "$rc"
 }
@@ -44,6 +49,21 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 [[ ${TIF_KEEP_TMP:-0} == 1 ]] || tif_cleanup_push "rm -rf '$TIF_TMP'"
+
+# The asan.* tests run ASan/UBSan builds (tests/sanitize.cmake), whose reports go to the
+# exporter's stderr, i.e. a log under $TIF_TMP. Scanned at exit after every process was
+# stopped (LeakSanitizer reports at exit) and before $TIF_TMP goes; any report fails the test.
+TIF_SANITIZER_REPORT=
+tif__sanitizer_scan() {
+    local f
+    while IFS= read -r f; do
+        TIF_SANITIZER_REPORT+="--- sanitizer report in ${f#"$TIF_TMP"/} ---"$'\n'
+        TIF_SANITIZER_REPORT+=$(grep -aE -A60 '^==[0-9]+==ERROR: |: runtime error: ' "$f" | head -120)
+        TIF_SANITIZER_REPORT+=$'\n'
+    done < <(grep -D skip -rlaE '^==[0-9]+==ERROR: (Address|Leak|Thread)Sanitizer|: runtime error: ' \
+        "$TIF_TMP" 2>/dev/null)
+}
+tif_cleanup_push tif__sanitizer_scan
 
 # Skip (exit 77, ctest SKIP_RETURN_CODE) outside CI, but never let CI pass by skipping.
 tif_skip_or_fail() {
@@ -194,6 +214,15 @@ tif_start_exporter() {
     if [[ " $* " != *" --iface.include"* && " $* " != *" --config.file"* ]] &&
         "$TIF_BUILD_DIR/traceiface" --help 2>&1 | grep -q -- --iface.include; then
         span+=(--iface.include="^${TIF_HOST_IF:-}$")
+    fi
+    # Pinned maps in a private directory per exporter, removed at exit: a test must never adopt
+    # another test's (or an earlier exporter's) counters. A test that restarts on purpose
+    # passes its own --bpf.pin-path.
+    if [[ " $* " != *" --bpf.pin-path"* ]] &&
+        "$TIF_BUILD_DIR/traceiface" --help 2>&1 | grep -q -- --bpf.pin-path; then
+        TIF_PIN_SEQ=$((${TIF_PIN_SEQ:-0} + 1))
+        span+=(--bpf.pin-path="/sys/fs/bpf/tif-test-$$-$TIF_PIN_SEQ")
+        tif_cleanup_push "rm -rf '/sys/fs/bpf/tif-test-$$-$TIF_PIN_SEQ'"
     fi
     "$TIF_BUILD_DIR/traceiface" --web.listen-address="127.0.0.1:$port" "${span[@]}" "$@" \
         >"$TIF_TMP/exporter.out" 2>"$TIF_TMP/exporter.err" &

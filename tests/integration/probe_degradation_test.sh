@@ -14,7 +14,7 @@ port=$(tif_free_port)
 url="http://127.0.0.1:$port"
 # /proc refuses new files: the span socket cannot be bound there.
 "$TIF_BUILD_DIR/traceiface" --web.listen-address="127.0.0.1:$port" \
-    --span.socket=/proc/traceiface-test/span.sock --iface.include="^$TIF_HOST_IF$" \
+    --span.socket=/proc/traceiface-test/span.sock --iface.include="^$TIF_HOST_IF$" --bpf.pin-path= \
     >"$TIF_TMP/exporter.out" 2>"$TIF_TMP/exporter.err" &
 TIF_EXPORTER_PID=$!
 tif_cleanup_push "tif_kill_wait $TIF_EXPORTER_PID 5"

@@ -19,7 +19,7 @@ write_config() {
 write_config ""
 port=$(tif_free_port)
 # No --span.socket on the command line: it would win over the file. The socket is private.
-"$TIF_BUILD_DIR/traceiface" --web.listen-address="127.0.0.1:$port" --config.file="$cfg" \
+"$TIF_BUILD_DIR/traceiface" --web.listen-address="127.0.0.1:$port" --config.file="$cfg" --bpf.pin-path= \
     >"$TIF_TMP/exporter.out" 2>"$TIF_TMP/exporter.err" &
 TIF_EXPORTER_PID=$!
 tif_cleanup_push "tif_kill_wait $TIF_EXPORTER_PID 5"

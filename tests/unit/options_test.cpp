@@ -66,6 +66,31 @@ TEST_CASE("bad flags are refused with the flag named") {
     }
 }
 
+TEST_CASE("--bpf.pin-path: an absolute directory, or empty for no pinning") {
+    CHECK(parse_options({})->bpf_pin_path == "/sys/fs/bpf/traceiface");
+    CHECK(parse_options({"--bpf.pin-path="})->bpf_pin_path.empty());
+    CHECK(parse_options({"--bpf.pin-path=/sys/fs/bpf/x"})->bpf_pin_path == "/sys/fs/bpf/x");
+    for (const char* bad : {"--bpf.pin-path=relative", "--bpf.pin-path=/"}) {
+        CAPTURE(bad);
+        auto o = parse_options({bad});
+        REQUIRE_FALSE(o);
+        CHECK(o.error().what.find("--bpf.pin-path") != std::string::npos);
+    }
+}
+
+TEST_CASE("--bpf.ringbuf-flush-interval: 1ms to 10s, never 0 (unwoken events would wait)") {
+    CHECK(parse_options({})->ringbuf_flush_interval_ns == 100'000'000);
+    CHECK(parse_options({"--bpf.ringbuf-flush-interval=20ms"})->ringbuf_flush_interval_ns ==
+          20'000'000);
+    for (const char* bad : {"--bpf.ringbuf-flush-interval=0", "--bpf.ringbuf-flush-interval=500us",
+                            "--bpf.ringbuf-flush-interval=11s", "--bpf.ringbuf-flush-interval=x"}) {
+        CAPTURE(bad);
+        auto o = parse_options({bad});
+        REQUIRE_FALSE(o);
+        CHECK(o.error().what.find("--bpf.ringbuf-flush-interval") != std::string::npos);
+    }
+}
+
 TEST_CASE("help and version") {
     CHECK(parse_options({"--help"})->help);
     CHECK(parse_options({"-h"})->help);

@@ -27,6 +27,19 @@ TEST_CASE("slots: dense, kept through the grace period, then reused") {
     CHECK_FALSE(s.visible(1, t0 + 3s));
 }
 
+TEST_CASE("slots: a predecessor's slot is reserved as is, the rest stay dense") {
+    SlotAllocator s(3, 2s);
+    auto t0 = SlotAllocator::Clock::time_point{} + 100s;
+    CHECK(s.reserve(1));
+    CHECK_FALSE(s.reserve(1)); // already taken
+    CHECK_FALSE(s.reserve(3)); // out of range
+    CHECK(s.active(1));
+    CHECK(s.acquire(t0) == 0u);
+    CHECK(s.acquire(t0) == 2u);
+    s.drop(1); // the adopted interface did not come back
+    CHECK(s.acquire(t0) == 1u);
+}
+
 TEST_CASE("packet size histogram: cumulative log2 buckets from 64 B, +Inf last") {
     tif_tc_counts c{};
     c.size_hist[0] = 3;                    // <= 64

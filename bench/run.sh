@@ -19,19 +19,26 @@ if [[ ${1:-} == --smoke ]]; then
     ring_secs=0.2 ring_rounds=1 ring_bytes=(262144)
 fi
 echo "traceiface benchmarks on $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+# Every section's output goes to the screen and to $out, from which the summary is taken.
+{
+    echo
+    echo "== packet-path overhead ($rounds rounds x ${secs}s iperf3) =="
+    bash "$here/overhead_bench.sh" "$rounds" "$secs"
+    echo
+    echo "== span-context server (${span_secs}s, $span_clients clients) =="
+    bash "$here/span_bench.sh" "$span_secs" "$span_clients"
+    echo
+    echo "== /metrics render: ours vs prometheus-cpp TextSerializer ($render_ifaces interfaces) =="
+    "${TIF_BUILD_DIR:-$here/../build}/traceiface_metrics_bench" --ifaces "$render_ifaces" \
+        --iterations "$render_iters"
+    echo
+    echo "== footprint: $fp_ifaces watched interfaces (RSS, idle CPU over ${fp_idle}s, scrape) =="
+    bash "$here/footprint_bench.sh" "$fp_ifaces" "$fp_idle" "$fp_scrapes"
+    echo
+    echo "== ring buffer: exporter vs bare libbpf consumer (${ring_secs}s runs, $ring_rounds rounds) =="
+    bash "$here/ring_bench.sh" "$ring_secs" "$ring_rounds" "${ring_bytes[@]}"
+} | tee "$out"
 echo
-echo "== packet-path overhead ($rounds rounds x ${secs}s iperf3) =="
-bash "$here/overhead_bench.sh" "$rounds" "$secs"
-echo
-echo "== span-context server (${span_secs}s, $span_clients clients) =="
-bash "$here/span_bench.sh" "$span_secs" "$span_clients"
-echo
-echo "== /metrics render: ours vs prometheus-cpp TextSerializer ($render_ifaces interfaces) =="
-"${TIF_BUILD_DIR:-$here/../build}/traceiface_metrics_bench" --ifaces "$render_ifaces" \
-    --iterations "$render_iters"
-echo
-echo "== footprint: $fp_ifaces watched interfaces (RSS, idle CPU over ${fp_idle}s, scrape) =="
-bash "$here/footprint_bench.sh" "$fp_ifaces" "$fp_idle" "$fp_scrapes"
-echo
-echo "== ring buffer: exporter vs bare libbpf consumer (${ring_secs}s runs, $ring_rounds rounds) =="
-bash "$here/ring_bench.sh" "$ring_secs" "$ring_rounds" "${ring_bytes[@]}"
+bash "$here/summary.sh" "$out"

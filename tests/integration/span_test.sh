@@ -105,6 +105,7 @@ echo "Prometheus returns trace_id $trace from /api/v1/query_exemplars (retransmi
 # ---- 2. bad input -----------------------------------------------------------------------
 declare -A before
 for r in ok malformed oversize unauthorized spoofed rate_limited; do before[$r]=$(frames $r); done
+fds_before=$(find "/proc/$TIF_EXPORTER_PID/fd" -mindepth 1 | wc -l)
 raw() { "$tool" raw "$sock" "$@" >/dev/null; }
 raw 0801 tcp                                       # bind without ids: malformed
 raw 08011210aabbcc tcp                             # truncated inside trace_id: malformed
@@ -143,6 +144,13 @@ done
 echo
 tif_alive "$TIF_EXPORTER_PID" || tif_fail "exporter died"
 curl -sf --max-time 2 -o /dev/null "$metrics" || tif_fail "/metrics not served after the flood"
+# Flood clients vanish with frames still queued, refused ones are cut off: each leaves nothing
+# behind, no client slot, no fd (a scrape's own socket may come and go).
+clients() { tif_metric_sum "$metrics" "^traceiface_span_clients "; }
+wait_metric clients == 0 5
+fds_after=$(find "/proc/$TIF_EXPORTER_PID/fd" -mindepth 1 | wc -l)
+tif_assert_cmp "$fds_after" "<=" "$((fds_before + 2))" "exporter fds after the flood (before: $fds_before)"
+echo "after the flood: 0 span clients, $fds_after fds (before: $fds_before)"
 "$tool" raw "$sock" @bind tcp >/dev/null || tif_fail "a client after the flood was refused"
 
 # ---- 3. shutdown: exit 0, the socket file removed --------------------------------------

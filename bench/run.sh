@@ -5,12 +5,12 @@
 # rendering against prometheus-cpp's TextSerializer, the daemon's footprint at 1,000
 # watched interfaces, and ring-buffer events/s the exporter consumes vs a bare libbpf reader.
 #
-#   sudo bench/run.sh            full run (a few minutes)
+#   sudo bench/run.sh            full run (about 15 minutes)
 #   sudo bench/run.sh --smoke    seconds: proves the benchmarks still run (used by the tests)
 # Env: TIF_BUILD_DIR (default build/).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-rounds=3 secs=5 span_secs=5 span_clients=2
+rounds=5 secs=5 span_secs=5 span_clients=2
 render_ifaces=10,100,1000,2000 render_iters=15 fp_ifaces=1000 fp_idle=25 fp_scrapes=5
 ring_secs=2 ring_rounds=3 ring_bytes=(262144 8388608)
 if [[ ${1:-} == --smoke ]]; then

@@ -32,7 +32,10 @@ function(traceiface_fuzz name)
     return()
   endif()
   cmake_parse_arguments(F "" "SECONDS;MAX_LEN" "SOURCES;LIBS" ${ARGN})
-  set(bin ${CMAKE_BINARY_DIR}/${name}_fuzz)
+  # In a subdirectory: a file named like its target in the same directory makes gmake report
+  # a circular dependency.
+  set(bin ${CMAKE_BINARY_DIR}/fuzz/${name}_fuzz)
+  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
   set(main ${CMAKE_CURRENT_LIST_DIR}/${name}_fuzz.cpp)
   set(srcs)
   set(deps CXX ${main})

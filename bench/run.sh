@@ -12,11 +12,11 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rounds=5 secs=5 span_secs=5 span_clients=2
 render_ifaces=10,100,1000,2000 render_iters=15 fp_ifaces=1000 fp_idle=25 fp_scrapes=5
-ring_secs=2 ring_rounds=3 ring_bytes=(262144 8388608)
+ring_secs=2 ring_rounds=3 ring_bytes=(262144 8388608) tr_repeat=1000000 tr_rounds=5
 if [[ ${1:-} == --smoke ]]; then
     rounds=1 secs=1 span_secs=1 span_clients=1
     render_ifaces=50 render_iters=1 fp_ifaces=50 fp_idle=1 fp_scrapes=1
-    ring_secs=0.2 ring_rounds=1 ring_bytes=(262144)
+    ring_secs=0.2 ring_rounds=1 ring_bytes=(262144) tr_repeat=10000 tr_rounds=1
 fi
 echo "traceiface benchmarks on $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 out=$(mktemp)
@@ -26,6 +26,9 @@ trap 'rm -f "$out"' EXIT
     echo
     echo "== packet-path overhead ($rounds rounds x ${secs}s iperf3) =="
     bash "$here/overhead_bench.sh" "$rounds" "$secs"
+    echo
+    echo "== tc programs alone, hot caches, no bpf_stats (BPF_PROG_TEST_RUN) =="
+    "${TIF_BUILD_DIR:-$here/../build}/bench/prog_test_run" --repeat="$tr_repeat" --rounds="$tr_rounds"
     echo
     echo "== span-context server (${span_secs}s, $span_clients clients) =="
     bash "$here/span_bench.sh" "$span_secs" "$span_clients"

@@ -43,12 +43,12 @@ void log_rtx_record(std::span<const std::byte> rec, uint32_t host_ino, ExemplarT
     if (!write && !e.bound)
         return; // counted as suppressed
     std::memcpy(&e, rec.data(), sizeof(e));
+    const int64_t offset_ns = boottime_to_realtime_offset_ns(); // once: three clock reads
     if (e.bound)
-        record_exemplar(ex, e, iface, int64_t(e.ts_boot_ns) + boottime_to_realtime_offset_ns());
+        record_exemplar(ex, e, iface, int64_t(e.ts_boot_ns) + offset_ns);
     if (!write)
         return;
-    Log::event(rtx_event_json(e, boottime_to_realtime_offset_ns(), iface,
-                              iface_label(e.route_iface, host_ino, names)));
+    Log::event(rtx_event_json(e, offset_ns, iface, iface_label(e.route_iface, host_ino, names)));
 }
 
 Status start_retransmit_module(DaemonContext& ctx) {

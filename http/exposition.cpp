@@ -1,5 +1,6 @@
 #include "exposition.h"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 
@@ -84,6 +85,25 @@ void append_shortest_number(std::string& out, double v) {
     char buf[32];
     auto r = std::to_chars(buf, buf + sizeof(buf), v);
     out.append(buf, r.ptr);
+}
+
+const std::vector<std::string>&
+BucketLabels::of(const std::vector<prometheus::ClientMetric::Bucket>& b) {
+    bool same = b.size() == bounds_.size();
+    for (size_t i = 0; same && i < b.size(); ++i) // bitwise: -0 and 0 print differently
+        same = std::bit_cast<uint64_t>(b[i].upper_bound) == std::bit_cast<uint64_t>(bounds_[i]);
+    if (same)
+        return le_;
+    bounds_.clear();
+    le_.clear();
+    for (const auto& x : b) {
+        bounds_.push_back(x.upper_bound);
+        std::string s = "le=\"";
+        format_(s, x.upper_bound);
+        s += '"';
+        le_.push_back(std::move(s));
+    }
+    return le_;
 }
 
 } // namespace tif

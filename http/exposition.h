@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <prometheus/client_metric.h>
 
 namespace tif {
 
@@ -26,5 +29,19 @@ void append_text_number(std::string& out, double v);
 
 // Shortest round-trip form (std::to_chars), for OpenMetrics; +Inf, -Inf, NaN.
 void append_shortest_number(std::string& out, double v);
+
+// The le="..." label of each bucket of a histogram, formatted once and reused while the
+// bounds stay the same: every series of a family has the same ones.
+class BucketLabels {
+  public:
+    using Format = void (*)(std::string& out, double v); // how the format writes an le value
+    explicit BucketLabels(Format format) : format_(format) {}
+    const std::vector<std::string>& of(const std::vector<prometheus::ClientMetric::Bucket>& b);
+
+  private:
+    Format format_;
+    std::vector<double> bounds_; // le_ was formatted from these
+    std::vector<std::string> le_;
+};
 
 } // namespace tif

@@ -1,7 +1,6 @@
 #include "openmetrics.h"
 
 #include <algorithm>
-#include <bit>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -235,22 +234,9 @@ class OmWriter {
             lower = upper;
         };
         const auto& b = h.bucket;
-        if (b.size() != bounds_.size() ||
-            !std::equal(b.begin(), b.end(), bounds_.begin(), [](const auto& x, double y) {
-                return std::bit_cast<uint64_t>(x.upper_bound) == std::bit_cast<uint64_t>(y);
-            })) {
-            bounds_.clear();
-            le_.clear();
-            for (const auto& x : b) {
-                bounds_.push_back(x.upper_bound);
-                std::string s = "le=\"";
-                append_canonical(s, x.upper_bound);
-                s += '"';
-                le_.push_back(std::move(s));
-            }
-        }
+        const auto& le = le_.of(b);
         for (size_t i = 0; i < b.size(); ++i)
-            bucket(b[i].upper_bound, le_[i], double(b[i].cumulative_count));
+            bucket(b[i].upper_bound, le[i], double(b[i].cumulative_count));
         if (b.empty() || !(std::isinf(b.back().upper_bound) && b.back().upper_bound > 0))
             bucket(std::numeric_limits<double>::infinity(), "le=\"+Inf\"",
                    double(h.sample_count)); // OpenMetrics requires it
@@ -300,8 +286,7 @@ class OmWriter {
     std::string name_;        // the family's name without a counter's _total
     std::string labels_, extra_;
     const ClientMetric* m_ = nullptr;
-    std::vector<double> bounds_; // le_ was formatted from these
-    std::vector<std::string> le_;
+    BucketLabels le_{append_canonical};
 };
 } // namespace
 

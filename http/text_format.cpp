@@ -1,6 +1,5 @@
 #include "text_format.h"
 
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
@@ -115,29 +114,11 @@ class FamilyWriter {
         line_uint("_count", {}, h.sample_count);
         line_double("_sum", {}, h.sample_sum);
         const auto& b = h.bucket;
-        if (!same_bounds(b)) {
-            bounds_.clear();
-            le_.clear();
-            for (const auto& x : b) {
-                bounds_.push_back(x.upper_bound);
-                std::string s = "le=\"";
-                append_text_number(s, x.upper_bound);
-                s += '"';
-                le_.push_back(std::move(s));
-            }
-        }
+        const auto& le = le_.of(b);
         for (size_t i = 0; i < b.size(); ++i)
-            line_uint("_bucket", le_[i], b[i].cumulative_count);
+            line_uint("_bucket", le[i], b[i].cumulative_count);
         if (b.empty() || !(std::isinf(b.back().upper_bound) && b.back().upper_bound > 0))
             line_uint("_bucket", "le=\"+Inf\"", h.sample_count);
-    }
-    bool same_bounds(const std::vector<ClientMetric::Bucket>& b) const {
-        if (b.size() != bounds_.size())
-            return false;
-        for (size_t i = 0; i < b.size(); ++i) // bitwise: -0 and 0 print differently
-            if (std::bit_cast<uint64_t>(b[i].upper_bound) != std::bit_cast<uint64_t>(bounds_[i]))
-                return false;
-        return true;
     }
 
     std::string& out_;
@@ -145,8 +126,7 @@ class FamilyWriter {
     std::string labels_; // name="value",... of the current series, escaped
     std::string extra_;  // quantile="..."
     int64_t ts_ = 0;
-    std::vector<double> bounds_; // le_ was formatted from these
-    std::vector<std::string> le_;
+    BucketLabels le_{append_text_number};
 };
 
 // Bytes the body will take, roughly: enough to append without reallocating in the common case.

@@ -5,6 +5,7 @@
 #ifndef TRACEIFACE_SPAN_BINDING_BPF_H
 #define TRACEIFACE_SPAN_BINDING_BPF_H
 
+#include "kernel_compat.bpf.h" /* tif_existing_cookie */
 #include "span_binding.h"
 
 struct {
@@ -13,14 +14,6 @@ struct {
     __type(key, __u64);
     __type(value, struct tif_span_binding);
 } span_bindings SEC(".maps");
-
-/* The cookie a socket already has, read from the socket (a typed tp_btf pointer: one load),
- * without making one as bpf_get_socket_cookie() would: a socket nobody asked SO_COOKIE of reads
- * 0 and cannot be bound (the span server asks for every socket it binds), so a lookup or an
- * unbind can stop there, before any map access. */
-static __always_inline __u64 tif_existing_cookie(const struct sock* sk) {
-    return sk->__sk_common.skc_cookie.counter;
-}
 
 /* The live binding of a socket cookie, or NULL (none, or past its TTL). */
 static __always_inline const struct tif_span_binding* tif_span_lookup(__u64 cookie) {

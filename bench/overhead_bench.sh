@@ -10,11 +10,16 @@
 #   bpftrace   bench/anchor.bt: a per-device packet-size histogram and the tcp_probe RTT
 #              histogram, the way one would write it in bpftrace (needs bpftrace and tracefs;
 #              tracefs is mounted for the run when it is not, and unmounted after)
-# and between two workloads:
+# and between workloads:
 #   bulk       one iperf3 TCP stream, 128 KiB writes: few 64 KB GSO packets, the hooks run
 #              rarely and hot
 #   small      8 streams, 256-byte writes with TCP_NODELAY: a hook run per small segment,
 #              across many flows, each run with colder caches
+#   connect    bench/connect_churn: 2 threads opening and resetting TCP connections as fast
+#              as they can (connections/s): inet_sock_set_state's workload
+#   lossy      8 iperf3 BBR streams into a 1 Gbit/s tbf that drops: thousands of retransmits
+#              a second, tcp_retransmit_skb's workload. Run times only (its throughput is the
+#              tbf's), so it runs in the bpf_stats round alone.
 # Throughput is measured with kernel.bpf_stats_enabled=0, as users run: bpf_stats adds two
 # clock reads to every program run, which alone costs a few % of small-packet throughput.
 # One extra round with bpf_stats_enabled=1 (restored on exit), not counted in the throughput,
@@ -35,7 +40,7 @@ source "$here/../tests/integration/lib.sh"
 ROUNDS=${1:-3}
 SECS=${2:-5}
 read -r -a MODES <<<"${TIF_BENCH_MODES:-off empty sampled every_ack bpftrace}"
-read -r -a WORKLOADS <<<"${TIF_BENCH_WORKLOADS:-bulk small}"
+read -r -a WORKLOADS <<<"${TIF_BENCH_WORKLOADS:-bulk small connect lossy}"
 if [[ -n ${TIF_BENCH_ALT_BUILD_DIR:-} && " ${MODES[*]} " != *" alt "* ]]; then
     MODES+=(alt)
 fi
@@ -52,12 +57,23 @@ declare -A BASE_OF=(
 tif_require_root_bpf
 tif_require_cmd iperf3 jq curl
 baseline_bin=$TIF_BUILD_DIR/bench/overhead_baseline
-[[ -x $baseline_bin ]] || tif_fail "no $baseline_bin (build the overhead_baseline target)"
+churn_bin=$TIF_BUILD_DIR/bench/connect_churn
+for b in "$baseline_bin" "$churn_bin"; do
+    [[ -x $b ]] || tif_fail "no $b (build the bench targets)"
+done
 
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 tif_cleanup_push "sysctl -qw kernel.bpf_stats_enabled=$old_stats"
 tif_make_netns_pair tfb
 tif_iperf_server "$TIF_NS" "$TIF_NS_IP"
+CHURN_PORT=5300
+ip netns exec "$TIF_NS" "$churn_bin" server "$TIF_NS_IP" "$CHURN_PORT" >"$TIF_TMP/churn.out" 2>&1 &
+tif_cleanup_push "kill $! 2>/dev/null || true"
+for ((i = 0; i < 50; i++)); do
+    grep -q '^listening' "$TIF_TMP/churn.out" && break
+    sleep 0.1
+done
+grep -q '^listening' "$TIF_TMP/churn.out" || tif_fail "connect_churn server: $(cat "$TIF_TMP/churn.out")"
 
 # The bpftrace anchor: skipped (with the reason) when it cannot run here.
 bpftrace_skip=
@@ -82,13 +98,33 @@ fi
 declare -A bps prog_ns prog_cnt # bps: every run's bits/s, space-separated
 bt_progs=()
 
-# One iperf3 run of workload $1; prints bits/s received.
-iperf_once() {
+# Workloads measured in the bpf_stats round only (see the header).
+stats_only() { [[ $1 == lossy ]]; }
+unit_of() { if [[ $1 == connect ]]; then echo conn/s; else echo Mbit/s; fi; }
+
+# One run of workload $1; prints bits/s received (connections/s for connect).
+workload_once() {
     local -a args=()
-    [[ $1 == small ]] && args=(-P 8 -N -l 256)
-    iperf3 -c "$TIF_NS_IP" -t "$SECS" "${args[@]}" -J 2>/dev/null |
-        jq -e '.end.sum_received.bits_per_second'
+    case $1 in
+    connect)
+        "$churn_bin" client "$TIF_NS_IP" "$CHURN_PORT" "$SECS" 2
+        return
+        ;;
+    small) args=(-P 8 -N -l 256) ;;
+    lossy)
+        args=(-P 8 -C bbr)
+        TIF_TBF_RATE=1gbit tif_tbf "$TIF_HOST_IF"
+        ;;
+    esac
+    local out rc=0
+    out=$(iperf3 -c "$TIF_NS_IP" -t "$SECS" "${args[@]}" -J 2>/dev/null) || rc=$?
+    [[ $1 == lossy ]] && tc qdisc del dev "$TIF_HOST_IF" root
+    ((rc == 0)) || return $rc
+    jq -e '.end.sum_received.bits_per_second' <<<"$out"
 }
+
+# Workload $1's figure $2 in its unit.
+in_unit() { if [[ $1 == connect ]]; then echo "$2"; else awk -v v="$2" 'BEGIN { print v / 1e6 }'; fi; }
 
 # Starts what mode $1 attaches; sets attached_pid (empty for off).
 attach_mode() {
@@ -160,10 +196,11 @@ for ((r = 1; r <= ROUNDS + 1; r++)); do
     ((r > ROUNDS)) && stats=1
     sysctl -qw kernel.bpf_stats_enabled=$stats
     for w in "${WORKLOADS[@]}"; do
+        ((stats)) || ! stats_only "$w" || continue
         for mode in "${MODES[@]}"; do
             [[ $stats == 1 && $mode == off ]] && continue
             attach_mode "$mode"
-            v=$(iperf_once "$w") || tif_fail "iperf3 failed ($w, $mode)"
+            v=$(workload_once "$w") || tif_fail "workload failed ($w, $mode)"
             if ((stats == 0)); then
                 bps[$w/$mode]+=" $v"
             fi
@@ -171,8 +208,8 @@ for ((r = 1; r <= ROUNDS + 1; r++)); do
                 ((stats == 0)) || collect_prog_stats "$w/$mode"
                 tif_kill_wait "$attached_pid" 5
             fi
-            printf '%-8s %-5s %-9s %8.0f Mbit/s\n' "$( ((stats)) && echo stats || echo "round $r")" \
-                "$w" "$mode" "$(awk -v v="$v" 'BEGIN { print v / 1e6 }')"
+            printf '%-8s %-7s %-9s %8.0f %s\n' "$( ((stats)) && echo stats || echo "round $r")" \
+                "$w" "$mode" "$(in_unit "$w" "$v")" "$(unit_of "$w")"
         done
     done
 done
@@ -191,20 +228,25 @@ avg_ns() { # workload/mode/prog -> average ns, or "-" when it never ran
 }
 
 echo
-echo "kernel $(uname -r), $(nproc) CPUs, $ROUNDS rounds of ${SECS}s iperf3 over a veth" \
+echo "kernel $(uname -r), $(nproc) CPUs, $ROUNDS rounds of ${SECS}s per workload over a veth" \
     "(bpf_stats off); run times from one more round with kernel.bpf_stats_enabled=1"
-echo "bulk: 1 stream, 128 KiB writes; small: 8 streams, 256 B writes, TCP_NODELAY"
+echo "bulk: 1 iperf3 stream, 128 KiB writes; small: 8 streams, 256 B writes, TCP_NODELAY;" \
+    "connect: 2 threads of connect + RST; lossy (run times only): 8 BBR streams into a 1 Gbit/s tbf"
 [[ -n $bpftrace_skip ]] && echo "bpftrace mode skipped: $bpftrace_skip"
 for w in "${WORKLOADS[@]}"; do
     echo
-    printf '%-5s %-9s %10s %8s   (medians of %d runs)\n' "$w" mode Mbit/s ratio "$ROUNDS"
-    base=$(median ${bps[$w/off]:-0})
-    for mode in "${MODES[@]}"; do
-        avg=$(median ${bps[$w/$mode]})
-        printf '%-5s %-9s %10.0f %8s\n' "" "$mode" "$(awk -v v="$avg" 'BEGIN { print v / 1e6 }')" \
-            "$(awk -v a="$avg" -v b="$base" 'BEGIN { if (b) printf "%.3f", a / b; else print "-" }')"
-    done
-    printf '%-5s %-9s %-28s %10s %7s %8s %8s\n' "" mode program runs ns baseline over
+    if stats_only "$w"; then
+        printf '%-7s %-9s %10s %8s   (run times only)\n' "$w" mode - -
+    else
+        printf '%-7s %-9s %10s %8s   (medians of %d runs)\n' "$w" mode "$(unit_of "$w")" ratio "$ROUNDS"
+        base=$(median ${bps[$w/off]:-0})
+        for mode in "${MODES[@]}"; do
+            avg=$(median ${bps[$w/$mode]})
+            printf '%-7s %-9s %10.0f %8s\n' "" "$mode" "$(in_unit "$w" "$avg")" \
+                "$(awk -v a="$avg" -v b="$base" 'BEGIN { if (b) printf "%.3f", a / b; else print "-" }')"
+        done
+    fi
+    printf '%-7s %-9s %-28s %10s %7s %8s %8s\n' "" mode program runs ns baseline over
     for mode in "${MODES[@]}"; do
         case $mode in
         sampled | every_ack | alt) list=("${PROGS[@]}") ;;
@@ -216,7 +258,7 @@ for w in "${WORKLOADS[@]}"; do
             [[ -n ${BASE_OF[$p]:-} ]] && b=$(avg_ns "$w/empty/${BASE_OF[$p]}")
             over=-
             [[ $ns != - && $b != - ]] && over=$((ns - b))
-            printf '%-5s %-9s %-28s %10d %7s %8s %8s\n' "" "$mode" "$p" \
+            printf '%-7s %-9s %-28s %10d %7s %8s %8s\n' "" "$mode" "$p" \
                 "${prog_cnt[$w/$mode/$p]:-0}" "$ns" "$b" "$over"
         done
     done

@@ -5,10 +5,18 @@ set -euo pipefail
 awk '
 function row(what, fig, target, verdict) { printf "| %s | %s | %s | %s |\n", what, fig, target, verdict }
 function met(ok) { return ok ? "met" : "**not met**" }
+# A bpf_stats run time: raw, and over an empty program on the same hook in the same run. The
+# raw figure holds bpf_stats' own clock reads, which alone exceed the target on some machines.
+function met_ns(raw, over, tgt) {
+    if (raw + 0 <= tgt) return "met"
+    if (over + 0 <= tgt) return "met over the empty program; raw **not met**"
+    return "**not met**"
+}
 /^== packet-path/ { sec = "tp" } /^== span-context/ { sec = "span" } /^== tc programs alone/ { sec = "tr" }
 sec == "tr" && $1 ~ /^tif_tc_/ && NF == 4 { tr[$1] = $2; tr_base[$1] = $3; tr_over[$1] = $4 }
+sec == "tr" && $1 ~ /^tif_tc_/ && NF == 5 && $5 == "(bpf_stats)" { trs[$1] = $2; trs_base[$1] = $3 }
 /^== \/metrics render/ { sec = "render" } /^== footprint/ { sec = "fp"; fp_n = $3 } /^== ring buffer/ { sec = "ring" }
-sec == "tp" && /^(bulk|small) +mode +Mbit/ { wl = $1 }
+sec == "tp" && /^(bulk|small|connect|lossy) +mode / { wl = $1 }
 sec == "tp" && wl != "" && NF == 3 && $1 ~ /^(sampled|every_ack|bpftrace|empty)$/ { ratio[wl "/" $1] = $3 }
 sec == "tp" && wl != "" && NF == 6 && $1 == "sampled" && $2 ~ /^tif_/ && $4 != "-" {
     ns[wl "/" $2] = $4; base[wl "/" $2] = $5; over[wl "/" $2] = $6; runs[wl "/" $2] = $3
@@ -26,11 +34,12 @@ sec == "ring" && /^  ratio exporter\/bare / { rr = $3; sub(/,/, "", rr) }
 END {
     print "| figure | measured, side by side in this run | target | verdict |"
     print "|---|---|---|---|"
-    n = split("bulk small", wls, " ")
+    n = split("bulk small connect lossy", wls, " ")
     for (i = 1; i <= n; i++) {
         w = wls[i]
+        what = (w == "connect") ? "connect churn: connections/s" : "iperf3 " w ": throughput"
         if ((w "/sampled") in ratio)
-            row("iperf3 " w ": throughput with every probe / none", ratio[w "/sampled"] \
+            row(what " with every probe / none", ratio[w "/sampled"] \
                 " (bpftrace anchor " ratio[w "/bpftrace"] "; empty programs on the same hooks " \
                 ratio[w "/empty"] ")", ">= 0.97", met(ratio[w "/sampled"] >= 0.97))
     }
@@ -44,9 +53,14 @@ END {
                 best = wls[j] "/" p
         if (best == "") continue
         tgt = (p ~ /^tif_tc_/) ? 40 : 60
-        row(p " ns per run (" substr(best, 1, index(best, "/") - 1) ")", ns[best] " raw; empty program " \
-            base[best] ", so " over[best] " ours", "<= " tgt, met(ns[best] + 0 <= tgt))
+        row(p " ns per run (" substr(best, 1, index(best, "/") - 1) ", " runs[best] " runs)", ns[best] \
+            " raw; empty program " base[best] ", so " over[best] " ours", "<= " tgt,
+            met_ns(ns[best], over[best], tgt))
     }
+    for (p in trs)
+        row(p " ns per run under bpf_stats, hot caches (BPF_PROG_TEST_RUN)", trs[p] \
+            "; empty program " trs_base[p] " (the floor bpf_stats sets here)", "<= 40",
+            met_ns(trs[p], trs[p] - trs_base[p], 40))
     for (p in tr)
         row(p " ns per run alone (BPF_PROG_TEST_RUN, hot caches, no bpf_stats)", tr[p] \
             "; empty program " tr_base[p] ", so " tr_over[p] " ours", "<= 40", met(tr[p] + 0 <= 40))
@@ -64,7 +78,9 @@ END {
     # must not quietly lose a row when a benchmark changes its output.
     if (!(("small/sampled") in ratio)) missing = missing " throughput"
     if (!(("small/tif_tc_ingress") in ns)) missing = missing " run-times"
-    if (!("tif_tc_ingress" in tr)) missing = missing " test-run"
+    if (!("tif_tc_ingress" in tr) || !("tif_tc_ingress" in trs)) missing = missing " test-run"
+    if (!(("connect/sampled") in ratio)) missing = missing " connect"
+    if (!(("lossy/tif_tcp_retransmit_skb") in ns)) missing = missing " lossy"
     if (rl_ring == "") missing = missing " ring"
     if (render == "") missing = missing " render"
     if (span == "") missing = missing " span"

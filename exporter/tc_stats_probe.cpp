@@ -1,6 +1,8 @@
 #include "tc_stats_probe.h"
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -10,7 +12,7 @@
 
 namespace tif {
 
-static_assert(sizeof(tif_tc_slot) == 8, "tif_tc_slot layout shared with the probe");
+static_assert(sizeof(tif_tc_slot) == 16, "tif_tc_slot layout shared with the probe");
 static_assert(sizeof(tif_tc_counts) == 8 * (3 + TIF_SIZE_BUCKETS),
               "tif_tc_counts: u64 fields only, shared with the probe");
 
@@ -52,28 +54,51 @@ Status TcStatsProbe::zero(uint32_t slot) {
     return Ok{};
 }
 
-int TcStatsProbe::slot_map_fd(uint32_t ifindex) const {
-    return bpf_map__fd(ifindex < TIF_DIRECT_IFINDEX ? skel_->maps.tc_slot_direct
-                                                    : skel_->maps.tc_slots);
+namespace {
+uint32_t position(uint32_t ifindex) {
+    return ifindex & (TIF_SLOT_POSITIONS - 1);
 }
+} // namespace
 
+// Written to the direct table when the interface's position is free or already its own,
+// otherwise to the hash. Direct first, then the hash entry (of an earlier binding) goes: a
+// packet in between finds the direct entry, which the programs look at first.
 Status TcStatsProbe::bind(uint32_t ifindex, uint32_t slot, uint32_t max_len) {
-    tif_tc_slot v{slot, max_len == 0 ? 1 : max_len}; // 0 means "unused" to the programs
-    if (bpf_map_update_elem(slot_map_fd(ifindex), &ifindex, &v, BPF_ANY) != 0)
-        return os_error(errno, "map ifindex " + std::to_string(ifindex) + " to slot " +
-                                   std::to_string(slot));
+    const int direct = bpf_map__fd(skel_->maps.tc_slot_direct);
+    const int hash = bpf_map__fd(skel_->maps.tc_slots);
+    const uint32_t pos = position(ifindex);
+    tif_tc_slot cur{};
+    if (bpf_map_lookup_elem(direct, &pos, &cur) != 0)
+        return os_error(errno, "read tc_slot_direct[" + std::to_string(pos) + "]");
+    // max_len 0 means "free" to the programs.
+    tif_tc_slot v{
+        .ifindex = ifindex, .slot = slot, .max_len = max_len == 0 ? 1 : max_len, ._pad = 0};
+    const auto what = "map ifindex " + std::to_string(ifindex) + " to slot " + std::to_string(slot);
+    if (cur.max_len != 0 && cur.ifindex != ifindex) {
+        if (bpf_map_update_elem(hash, &ifindex, &v, BPF_ANY) != 0)
+            return os_error(errno, what + " in tc_slots");
+        return Ok{};
+    }
+    if (bpf_map_update_elem(direct, &pos, &v, BPF_ANY) != 0)
+        return os_error(errno, what + " in tc_slot_direct");
+    if (bpf_map_delete_elem(hash, &ifindex) != 0 && errno != ENOENT)
+        return os_error(errno, "remove ifindex " + std::to_string(ifindex) + " from tc_slots");
     return Ok{};
 }
 
 Status TcStatsProbe::unbind(uint32_t ifindex) {
-    if (ifindex < TIF_DIRECT_IFINDEX) {
-        tif_tc_slot none{};
-        if (bpf_map_update_elem(slot_map_fd(ifindex), &ifindex, &none, BPF_ANY) != 0)
+    const int direct = bpf_map__fd(skel_->maps.tc_slot_direct);
+    const uint32_t pos = position(ifindex);
+    tif_tc_slot cur{};
+    if (bpf_map_lookup_elem(direct, &pos, &cur) != 0)
+        return os_error(errno, "read tc_slot_direct[" + std::to_string(pos) + "]");
+    if (cur.max_len != 0 && cur.ifindex == ifindex) {
+        const tif_tc_slot none{};
+        if (bpf_map_update_elem(direct, &pos, &none, BPF_ANY) != 0)
             return os_error(errno,
                             "clear ifindex " + std::to_string(ifindex) + " in tc_slot_direct");
-        return Ok{};
     }
-    if (bpf_map_delete_elem(slot_map_fd(ifindex), &ifindex) != 0 && errno != ENOENT)
+    if (bpf_map_delete_elem(bpf_map__fd(skel_->maps.tc_slots), &ifindex) != 0 && errno != ENOENT)
         return os_error(errno, "remove ifindex " + std::to_string(ifindex) + " from tc_slots");
     return Ok{};
 }
@@ -81,19 +106,24 @@ Status TcStatsProbe::unbind(uint32_t ifindex) {
 Result<std::vector<std::pair<uint32_t, tif_tc_slot>>> TcStatsProbe::bindings() const {
     std::vector<std::pair<uint32_t, tif_tc_slot>> out;
     const int direct = bpf_map__fd(skel_->maps.tc_slot_direct);
-    for (uint32_t ifindex = 0; ifindex < TIF_DIRECT_IFINDEX; ++ifindex) {
+    for (uint32_t pos = 0; pos < TIF_SLOT_POSITIONS; ++pos) {
         tif_tc_slot v{};
-        if (bpf_map_lookup_elem(direct, &ifindex, &v) != 0)
-            return os_error(errno, "read tc_slot_direct[" + std::to_string(ifindex) + "]");
+        if (bpf_map_lookup_elem(direct, &pos, &v) != 0)
+            return os_error(errno, "read tc_slot_direct[" + std::to_string(pos) + "]");
         if (v.max_len != 0)
-            out.emplace_back(ifindex, v);
+            out.emplace_back(v.ifindex, v);
     }
+    const size_t in_direct = out.size();
     const int hash = bpf_map__fd(skel_->maps.tc_slots);
     uint32_t key = 0, next = 0;
     const uint32_t* prev = nullptr;
     while (bpf_map_get_next_key(hash, prev, &next) == 0) {
         tif_tc_slot v{};
-        if (bpf_map_lookup_elem(hash, &next, &v) == 0 && v.max_len != 0)
+        // A predecessor killed between writing an interface's direct entry and removing its
+        // older hash entry left both: the direct one is what the programs use.
+        const bool shadowed = std::any_of(out.begin(), out.begin() + long(in_direct),
+                                          [&](const auto& b) { return b.first == next; });
+        if (bpf_map_lookup_elem(hash, &next, &v) == 0 && v.max_len != 0 && !shadowed)
             out.emplace_back(next, v);
         key = next;
         prev = &key;

@@ -44,7 +44,6 @@ class TcStatsProbe {
 
   private:
     TcStatsProbe() = default;
-    int slot_map_fd(uint32_t ifindex) const;
     BpfSkeleton<tc_stats_bpf> skel_;
     uint32_t slots_ = 0;
     bool adopted_ = false;

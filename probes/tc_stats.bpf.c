@@ -15,7 +15,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, TIF_DIRECT_IFINDEX);
+    __uint(max_entries, TIF_SLOT_POSITIONS);
     __type(key, __u32);
     __type(value, struct tif_tc_slot);
 } tc_slot_direct SEC(".maps");
@@ -67,10 +67,10 @@ static __always_inline __u32 size_bucket(__u32 len) {
     return (r | x >> 1) + 1; /* x is 1..3 here: fls() */
 }
 
-/* The slot of an interface beyond the direct array: out of line, so that the array lookup
- * below keeps a call site of its own. With one call site for both maps the verifier cannot
- * inline the array lookup; it then costs a helper call and an indirect call through the map's
- * ops, more than the rest of the program. */
+/* The slot of an interface whose position in the direct table is taken: out of line, so that the
+ * array lookup below keeps a call site of its own. With one call site for both maps the verifier
+ * cannot inline the array lookup; it then costs a helper call and an indirect call through the
+ * map's ops, more than the rest of the program. */
 static __noinline struct tif_tc_slot* hashed_slot(__u32 ifindex) {
     return bpf_map_lookup_elem(&tc_slots, &ifindex);
 }
@@ -79,11 +79,12 @@ static __noinline struct tif_tc_slot* hashed_slot(__u32 ifindex) {
  * counters (in the map) and the counters themselves. */
 static __always_inline int account(struct __sk_buff* skb, __u32 dir) {
     __u32 ifindex = skb->ifindex;
-    struct tif_tc_slot* s;
-    if (ifindex < TIF_DIRECT_IFINDEX)
-        s = bpf_map_lookup_elem(&tc_slot_direct, &ifindex); /* inlined by the verifier */
-    else
-        s = hashed_slot(ifindex);
+    __u32 pos = ifindex & (TIF_SLOT_POSITIONS - 1);
+    struct tif_tc_slot* s = bpf_map_lookup_elem(&tc_slot_direct, &pos); /* inlined */
+    if (!s)
+        return TIF_TC_ACT_UNSPEC;
+    if (s->ifindex != ifindex)
+        s = hashed_slot(ifindex); /* the position is another interface's (or free) */
     if (!s || s->max_len == 0)
         return TIF_TC_ACT_UNSPEC;
     __u32 idx = s->slot * 2 + dir;

@@ -118,7 +118,7 @@ static __always_inline void key_for(const struct sock* sk, __u32 which, struct t
     __builtin_memset(key, 0, sizeof(*key));
     key->which = which;
     if (!tif_resolve_route_dev(sk, &key->iface, &route))
-        key->iface.netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+        key->iface.netns_ino = sk->__sk_common.skc_net.net->ns.inum;
 }
 
 static __always_inline void observe(const struct sock* sk, __u32 which, __u64 us,

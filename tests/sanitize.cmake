@@ -18,6 +18,10 @@ if(TRACEIFACE_ASAN_BUILD_DIR)
            COMMAND ${TRACEIFACE_ASAN_BUILD_DIR}/tests/traceiface_bpf_load_test)
   set_tests_properties(asan.integration.bpf_load PROPERTIES
     SKIP_RETURN_CODE 77 TIMEOUT 600 ENVIRONMENT "${TRACEIFACE_ASAN_ENV}")
+  add_test(NAME asan.integration.tc_slot_table
+           COMMAND ${TRACEIFACE_ASAN_BUILD_DIR}/tests/traceiface_tc_slot_table_test)
+  set_tests_properties(asan.integration.tc_slot_table PROPERTIES
+    SKIP_RETURN_CODE 77 TIMEOUT 600 ENVIRONMENT "${TRACEIFACE_ASAN_ENV}")
 endif()
 
 # Called by traceiface_integration_test(): the same script with the sanitized binaries.

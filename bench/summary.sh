@@ -6,7 +6,7 @@ awk '
 function row(what, fig, target, verdict) { printf "| %s | %s | %s | %s |\n", what, fig, target, verdict }
 function met(ok) { return ok ? "met" : "**not met**" }
 # A bpf_stats run time: raw, and over an empty program on the same hook in the same run. The
-# raw figure holds bpf_stats' own clock reads, which alone exceed the target on some machines.
+# raw figure holds the clock reads of bpf_stats, which alone exceed the target on some machines.
 function met_ns(raw, over, tgt) {
     if (raw + 0 <= tgt) return "met"
     if (over + 0 <= tgt) return "met over the empty program; raw **not met**"
@@ -57,11 +57,12 @@ END {
             " raw; empty program " base[best] ", so " over[best] " ours", "<= " tgt,
             met_ns(ns[best], over[best], tgt))
     }
-    for (p in trs)
+    split("tif_tc_ingress tif_tc_egress", tcs, " ")
+    for (k = 1; k <= 2; k++) if ((p = tcs[k]) in trs)
         row(p " ns per run under bpf_stats, hot caches (BPF_PROG_TEST_RUN)", trs[p] \
             "; empty program " trs_base[p] " (the floor bpf_stats sets here)", "<= 40",
             met_ns(trs[p], trs[p] - trs_base[p], 40))
-    for (p in tr)
+    for (k = 1; k <= 2; k++) if ((p = tcs[k]) in tr)
         row(p " ns per run alone (BPF_PROG_TEST_RUN, hot caches, no bpf_stats)", tr[p] \
             "; empty program " tr_base[p] ", so " tr_over[p] " ours", "<= 40", met(tr[p] + 0 <= 40))
     if (rl_ring != "")

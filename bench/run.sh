@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every benchmark, one after the other, each comparing side by side in the same run (so the
 # noise of a shared machine cancels out): packet-path overhead with all probes attached vs none
-# plus per-program run times (bulk, small, connect-churn and lossy workloads), the span-context server against the raw socket rate, /metrics
-# rendering against prometheus-cpp's TextSerializer, the daemon's footprint at 1,000
-# watched interfaces, and ring-buffer events/s the exporter consumes vs a bare libbpf reader.
+# plus per-program run times (bulk, small, connect-churn and lossy workloads), the
+# span-context server against the raw socket rate, /metrics rendering against prometheus-cpp's
+# TextSerializer, the daemon's footprint at 1,000 watched interfaces, and ring-buffer events/s
+# the exporter consumes vs a bare libbpf reader.
 #
 #   sudo bench/run.sh            full run (about 20 minutes)
 #   sudo bench/run.sh --smoke    seconds: proves the benchmarks still run (used by the tests)

@@ -106,4 +106,19 @@ BucketLabels::of(const std::vector<prometheus::ClientMetric::Bucket>& b) {
     return le_;
 }
 
+void append_series_head(std::string& out, std::string_view name, std::string_view suffix,
+                        std::string_view labels, std::string_view extra) {
+    out += name;
+    out += suffix;
+    if (!labels.empty() || !extra.empty()) {
+        out += '{';
+        out += labels;
+        if (!labels.empty() && !extra.empty())
+            out += ',';
+        out += extra;
+        out += '}';
+    }
+    out += ' ';
+}
+
 } // namespace tif

@@ -30,6 +30,11 @@ void append_text_number(std::string& out, double v);
 // Shortest round-trip form (std::to_chars), for OpenMetrics; +Inf, -Inf, NaN.
 void append_shortest_number(std::string& out, double v);
 
+// The start of a sample line, the same in both formats: name + suffix, {labels[,extra]} when
+// there are any, and the space before the value. labels: the series' own, already escaped.
+void append_series_head(std::string& out, std::string_view name, std::string_view suffix,
+                        std::string_view labels, std::string_view extra);
+
 // The le="..." label of each bucket of a histogram, formatted once and reused while the
 // bounds stay the same: every series of a family has the same ones.
 class BucketLabels {

@@ -246,17 +246,7 @@ class OmWriter {
 
     void line(std::string_view suffix, std::string_view extra, double v,
               const Exemplar* e = nullptr) {
-        out_ += name_;
-        out_ += suffix;
-        if (!labels_.empty() || !extra.empty()) {
-            out_ += '{';
-            out_ += labels_;
-            if (!labels_.empty() && !extra.empty())
-                out_ += ',';
-            out_ += extra;
-            out_ += '}';
-        }
-        out_ += ' ';
+        append_series_head(out_, name_, suffix, labels_, extra);
         append_shortest_number(out_, v);
         if (m_->timestamp_ms != 0) {
             out_ += ' ';

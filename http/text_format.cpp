@@ -67,17 +67,7 @@ class FamilyWriter {
   private:
     // name + suffix + {labels[,extra]} + ' ' (the value follows).
     void head(std::string_view suffix, std::string_view extra) {
-        out_ += f_.name;
-        out_ += suffix;
-        if (!labels_.empty() || !extra.empty()) {
-            out_ += '{';
-            out_ += labels_;
-            if (!labels_.empty() && !extra.empty())
-                out_ += ',';
-            out_ += extra;
-            out_ += '}';
-        }
-        out_ += ' ';
+        append_series_head(out_, f_.name, suffix, labels_, extra);
     }
     void tail() {
         if (ts_ != 0) {

@@ -1,7 +1,6 @@
 // Root-only: a probe the verifier refuses fails to load with the verifier's reason in our log.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +9,7 @@
 #include "bpf_load.h"
 #include "bpf_raii.h"
 #include "log.h"
+#include "root_test_main.h"
 #include "verifier_reject.skel.h"
 
 TEST_CASE("a refused probe reports the verifier's reason") {
@@ -37,13 +37,5 @@ TEST_CASE("a refused probe reports the verifier's reason") {
 }
 
 int main(int argc, char** argv) {
-    if (geteuid() != 0) {
-        if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true") {
-            std::fprintf(stderr, "FAIL: BPF tests must run as root in CI\n");
-            return 1;
-        }
-        std::fprintf(stderr, "SKIP: not root\n");
-        return 77;
-    }
-    return doctest::Context(argc, argv).run();
+    return run_root_tests(argc, argv);
 }

@@ -5,15 +5,12 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <bpf/bpf.h>
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <string>
 #include <vector>
 
 #include "pin_store.h"
+#include "root_test_main.h"
 #include "tc_stats_probe.h"
 
 namespace {
@@ -100,13 +97,5 @@ TEST_CASE("an interface is counted through the direct table or, when its positio
 }
 
 int main(int argc, char** argv) {
-    if (geteuid() != 0) {
-        if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true") {
-            std::fprintf(stderr, "FAIL: BPF tests must run as root in CI\n");
-            return 1;
-        }
-        std::fprintf(stderr, "SKIP: not root\n");
-        return 77;
-    }
-    return doctest::Context(argc, argv).run();
+    return run_root_tests(argc, argv);
 }

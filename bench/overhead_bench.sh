@@ -5,7 +5,7 @@
 #   empty      empty programs on the very hooks traceiface uses (bench/overhead_baseline.bpf.c:
 #              tc clsact ingress/egress on the veth, tp_btf tcp_probe, inet_sock_set_state,
 #              tcp_retransmit_skb/_synack): the floor of each program's run time
-#   sampled    the exporter, RTT sampled at most once per second per flow (the default)
+#   sampled    the exporter, RTT sampled once per second per active flow (the default)
 #   every_ack  the exporter, RTT sampled on every incoming segment
 #   bpftrace   bench/anchor.bt: a per-device packet-size histogram and the tcp_probe RTT
 #              histogram, the way one would write it in bpftrace (needs bpftrace and tracefs;
@@ -46,12 +46,12 @@ if [[ -n ${TIF_BENCH_ALT_BUILD_DIR:-} && " ${MODES[*]} " != *" alt "* ]]; then
 fi
 # Ours, and the empty program on the same hook.
 PROGS=(tif_tc_ingress tif_tc_egress tif_tcp_probe tif_inet_sock_set_state tif_span_unbind_on_close
-    tif_tcp_retransmit_skb tif_tcp_retransmit_synack)
+    tif_tcp_retransmit_skb tif_syn_retransmit tif_tcp_retransmit_synack)
 declare -A BASE_OF=(
     [tif_tc_ingress]=base_tc_ingress [tif_tc_egress]=base_tc_egress
     [tif_tcp_probe]=base_tcp_probe [tif_inet_sock_set_state]=base_inet_sock_set_state
     [tif_span_unbind_on_close]=base_inet_sock_set_state
-    [tif_tcp_retransmit_skb]=base_tcp_retransmit_skb
+    [tif_tcp_retransmit_skb]=base_tcp_retransmit_skb [tif_syn_retransmit]=base_tcp_retransmit_skb
     [tif_tcp_retransmit_synack]=base_tcp_retransmit_synack)
 
 tif_require_root_bpf

@@ -1,5 +1,6 @@
 #include "clock.h"
 
+#include <cstdint>
 #include <ctime>
 
 namespace tif {
@@ -22,6 +23,24 @@ int64_t boottime_to_realtime_offset_ns() {
 
 int64_t realtime_now_ns() {
     return clock_ns(CLOCK_REALTIME);
+}
+
+uint64_t kernel_tick_ns() {
+    timespec res{};
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0)
+        return 0;
+    return uint64_t(res.tv_sec) * 1'000'000'000 + uint64_t(res.tv_nsec);
+}
+
+uint32_t ns_to_ticks(uint64_t interval_ns, uint64_t tick_ns) {
+    if (interval_ns == 0)
+        return 0;
+    if (tick_ns == 0)
+        tick_ns = 1'000'000;
+    const uint64_t ticks = interval_ns / tick_ns + (interval_ns % tick_ns >= (tick_ns + 1) / 2);
+    if (ticks == 0)
+        return 1;
+    return ticks > UINT32_MAX ? UINT32_MAX : uint32_t(ticks);
 }
 
 std::string format_rfc3339_ns(int64_t ns) {

@@ -118,6 +118,8 @@ Result<KernelFeatures> detect() {
         btf__find_by_name_kind(vmlinux.get(), "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF);
     if (tp < 0)
         return os_error(ENOENT, "find tracepoint inet_sock_set_state in kernel BTF");
+    f.rdonly_cast_kfunc =
+        btf__find_by_name_kind(vmlinux.get(), "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
     auto storage = tracing_helper_available(tp, BPF_FUNC_sk_storage_get, false);
     if (!storage)
         return storage.error();
@@ -150,6 +152,7 @@ Result<KernelFeatures> kernel_features() {
                  Fields{{"tcp_retransmit_err", f.tcp_retransmit_err},
                         {"tracing_sk_storage", f.tracing_sk_storage},
                         {"tracing_socket_cookie", f.tracing_socket_cookie},
+                        {"rdonly_cast_kfunc", f.rdonly_cast_kfunc},
                         {"bpf_fd_ops_without_cap", f.bpf_fd_ops_without_cap}});
     });
     return *cached;

@@ -20,6 +20,9 @@ struct KernelFeatures {
     // the cookie the socket already has (sk_cookie: set once anyone asked for SO_COOKIE, as
     // the span server does for every bound socket; 0 otherwise).
     bool tracing_socket_cookie = false;
+    // The kfunc bpf_rdonly_cast (6.2+), from kernel BTF: the latency probe reads a socket as
+    // the tcp_sock it is without the ~20 ns helper bpf_skc_to_tcp_sock on every segment.
+    bool rdonly_cast_kfunc = false;
     // bpf() on objects already held (map reads, program info) works without CAP_BPF. Before
     // 6.5 a kernel with kernel.unprivileged_bpf_disabled set (Debian's, Ubuntu's default)
     // refuses every bpf() command then, so the daemon must keep CAP_BPF after start-up.

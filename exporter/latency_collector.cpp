@@ -44,12 +44,12 @@ Status LatencyCollector::collect_histograms(std::vector<prometheus::MetricFamily
     }
     const std::array<std::pair<const char*, const char*>, TIF_HIST_MAX> meta = {{
         {"traceiface_tcp_rtt_seconds",
-         "Smoothed RTT (srtt) of established TCP flows with data in flight, sampled at most once "
-         "per flow per --tcp.rtt-sample-interval, by the interface the flow's route leaves by "
-         "(host view)."},
+         "Smoothed RTT (srtt) of established TCP flows with data in flight, sampled once per flow "
+         "per --tcp.rtt-sample-interval it is active in, by the interface the flow's route "
+         "leaves by (host view)."},
         {"traceiface_tcp_connect_latency_seconds",
-         "Time from SYN sent to ESTABLISHED of active TCP opens, by the interface the flow's "
-         "route leaves by (host view)."},
+         "Time from the first SYN sent to the SYN-ACK received of active TCP opens, by the "
+         "interface the flow's route leaves by (host view)."},
     }};
     for (size_t h = 0; h < TIF_HIST_MAX; ++h) {
         auto fam = make_family(meta[h].first, meta[h].second, prometheus::MetricType::Histogram);

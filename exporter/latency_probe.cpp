@@ -2,6 +2,7 @@
 
 #include "bpf_load.h"
 #include "bpf_maps.h"
+#include "clock.h"
 #include "kernel_features.h"
 #include "log.h"
 #include "tcp_latency.skel.h"
@@ -38,15 +39,19 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
     if (!p->skel_)
         return os_error(errno, "open BPF object tcp_latency");
     p->skel_->rodata->host_netns_ino = opt.host_netns_ino;
-    p->skel_->rodata->rtt_sample_interval_ns = opt.rtt_sample_interval_ns;
-    // Per-socket state in socket-local storage where tracing programs may use it (5.11+),
-    // else in an LRU hash; the unused map shrinks to one entry (see sk_lat_get in the probe).
+    // The probe counts the interval in jiffies: one load per segment, no clock read.
+    const uint64_t tick_ns = kernel_tick_ns();
+    const uint32_t interval_jiffies = ns_to_ticks(opt.rtt_sample_interval_ns, tick_ns);
+    p->skel_->rodata->rtt_sample_interval_jiffies = interval_jiffies;
+    // Per-socket state (opens with a retransmitted SYN) in socket-local storage where tracing
+    // programs may use it (5.11+), else in an LRU hash; the unused map shrinks to one entry.
     auto features = kernel_features();
     if (!features)
         return features.error();
     const bool storage = features->tracing_sk_storage;
     p->skel_->rodata->have_sk_storage = storage;
     p->skel_->rodata->tif_have_cookie_helper = features->tracing_socket_cookie;
+    p->skel_->rodata->tif_have_rdonly_cast = features->rdonly_cast_kfunc;
     if (storage)
         if (int err = bpf_map__set_max_entries(p->skel_->maps.sk_lat_compat, 1))
             return os_error(err, "shrink the unused map sk_lat_compat");
@@ -68,10 +73,14 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
         return st.error();
 
     if (int err = tcp_latency_bpf::attach(p->skel_.get()))
-        return os_error(err, "attach tp_btf/tcp_probe and tp_btf/inet_sock_set_state");
+        return os_error(err, "attach the tcp_latency programs");
     Log::msg(Level::info, "probe attached",
              Fields{{"probe", "tcp_latency"},
                     {"rtt_sample_interval_ns", opt.rtt_sample_interval_ns},
+                    {"rtt_sample_interval_jiffies", interval_jiffies},
+                    {"tick_ns", tick_ns},
+                    {"tcp_sock_read",
+                     features->rdonly_cast_kfunc ? "bpf_rdonly_cast" : "bpf_skc_to_tcp_sock"},
                     {"socket_state", storage ? "sk_storage" : "lru_hash"},
                     {"socket_cookie",
                      p->skel_->rodata->tif_have_cookie_helper ? "helper" : "sk_cookie"}});

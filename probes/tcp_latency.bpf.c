@@ -5,9 +5,19 @@
  *
  * RTT sampling policy: tp_btf/tcp_probe fires in tcp_rcv_established for every incoming
  * segment. A flow gives a sample when it has data in flight (packets_out > 0: its srtt is being
- * refreshed by the ACKs; a receive-only flow keeps the value of its handshake forever) and a
- * measured srtt, and at most once per `rtt_sample_interval_ns` (0 = every such segment). The
- * time of a flow's last sample lives in socket-local storage, which dies with the socket. */
+ * refreshed by the ACKs; a receive-only flow keeps the value of its handshake forever), a
+ * measured srtt, and this is its first such segment or its first after a boundary of its
+ * sampling interval: one sample per flow per interval it is active in, and at least one per
+ * flow. The interval is counted in
+ * jiffies from a per-flow phase, and "the first segment after a boundary" is read from the
+ * flow's own receive stamps, so the hot path keeps no state, calls no helper on new kernels
+ * (bpf_jiffies64 is inlined) and allocates nothing per flow.
+ *
+ * Connect latency: first SYN sent -> SYN-ACK received, read at SYN_SENT -> ESTABLISHED. When no
+ * SYN was retransmitted it is the handshake's RTT sample, which the kernel has just taken as
+ * the flow's first srtt. Otherwise the first SYN's time is needed: the kernel keeps it in
+ * retrans_stamp until the SYN-ACK (which may clear it), so the first SYN retransmission copies
+ * it into socket-local storage. Only those rare sockets get state. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -27,13 +37,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TIF_ETIMEDOUT 110
 #define TIF_ECONNREFUSED 111
 
-/* Set before load: minimum time between two RTT samples of one flow, in ns. */
-const volatile __u64 rtt_sample_interval_ns = 1000000000ull;
+/* Set before load: the RTT sampling interval in jiffies (user space converts
+ * --tcp.rtt-sample-interval with the kernel's tick); 0 = every segment with data in flight. */
+const volatile __u32 rtt_sample_interval_jiffies = 250;
 
-/* Per-socket state; lives exactly as long as the socket. */
+/* State of an active open whose SYN was retransmitted; deleted when the open ends. */
 struct tif_sk_lat {
-    __u64 syn_sent_ns; /* CLOSE -> SYN_SENT time, 0 when not connecting */
-    __u64 rtt_last_ns; /* time of this flow's last RTT sample */
+    __u64 first_syn_us; /* the first SYN's send time, on the flow's clock (tcp_mstamp, us) */
 };
 
 struct {
@@ -43,15 +53,14 @@ struct {
     __type(value, struct tif_sk_lat);
 } sk_lat SEC(".maps");
 
-/* Set before load: bpf_sk_storage_get is callable from tracing programs (5.11+). Older
- * kernels keep the same state in sk_lat_compat, keyed by the socket's address and deleted
- * when it reaches TCP_CLOSE (every TCP socket passes there before it is freed); user space
+/* Set before load: bpf_sk_storage_get/delete are callable from tracing programs (5.11+). Older
+ * kernels keep the same state in sk_lat_compat, keyed by the socket's address; user space
  * shrinks whichever map is unused to one entry. */
 const volatile bool have_sk_storage = true;
 
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 32768); /* an evicted flow just gets its next sample sooner */
+    __uint(max_entries, 32768); /* only opens with a retransmitted SYN, alive at once */
     __type(key, __u64);
     __type(value, struct tif_sk_lat);
 } sk_lat_compat SEC(".maps");
@@ -69,8 +78,10 @@ static __always_inline struct tif_sk_lat* sk_lat_get(struct sock* sk, bool creat
 }
 
 static __always_inline void sk_lat_forget(struct sock* sk) {
-    if (have_sk_storage)
-        return; /* socket-local storage dies with the socket */
+    if (have_sk_storage) {
+        bpf_sk_storage_delete(&sk_lat, sk);
+        return;
+    }
     __u64 key = (__u64)sk;
     bpf_map_delete_elem(&sk_lat_compat, &key);
 }
@@ -143,34 +154,41 @@ static __always_inline void observe(const struct sock* sk, __u32 which, __u64 us
     h->count += 1;
 }
 
+/* Whether this segment gives a sample: the flow's first with data in flight, or its first
+ * after a boundary of its sampling interval. The first: nothing but the handshake has been
+ * delivered yet (`delivered` counts the SYN, or the SYN-ACK, as one), so a flow shorter than
+ * the interval is sampled too. The previous segment is the later of two stamps the kernel
+ * writes as it processes a segment, after this tracepoint: rcv_tstamp (tcp_ack, every
+ * acceptable ACK) and lrcvtime (in-order data). A segment the kernel discards stamps neither,
+ * so the one after it may be sampled too: a rare extra sample, never a missed interval. */
+static __always_inline bool rtt_sample_due(const struct sock* sk, const struct tcp_sock* tp) {
+    const __u32 interval = rtt_sample_interval_jiffies;
+
+    if (!interval || tp->delivered <= 1)
+        return true;
+    __u64 now = bpf_jiffies64();
+    /* u32 jiffies (tcp_jiffies32): the differences are right across the wrap. */
+    __u32 since_ack = (__u32)now - tp->rcv_tstamp;
+    __u32 since_data = (__u32)now - tp->inet_conn.icsk_ack.lrcvtime;
+    __u32 idle = since_ack < since_data ? since_ack : since_data;
+    /* The connection's hash as the phase spreads flows over the interval. jiffies start near
+     * 2^32 (INITIAL_JIFFIES), so t - idle does not underflow. */
+    __u64 t = now + sk->__sk_common.skc_hash;
+    return t / interval != (t - idle) / interval;
+}
+
 SEC("tp_btf/tcp_probe")
 int tif_tcp_probe(u64* ctx) {
     struct sock* sk = (void*)ctx[0];
-    /* A typed pointer: its fields are read directly (CO-RE relocated), without a helper call
-     * per field, which matters on a path that runs for every incoming segment. */
-    const struct tcp_sock* tp = bpf_skc_to_tcp_sock(sk);
+    /* Fields are read directly (CO-RE relocated), without a helper call per field: this
+     * runs for every incoming segment. */
+    const struct tcp_sock* tp = tif_tcp_sk(sk);
 
     if (!tp)
         return 0;
     __u32 srtt_us = tp->srtt_us >> 3;
-    if (srtt_us == 0 || tp->packets_out == 0)
+    if (srtt_us == 0 || tp->packets_out == 0 || !rtt_sample_due(sk, tp))
         return 0;
-    if (rtt_sample_interval_ns) {
-        struct tif_sk_lat* st = sk_lat_get(sk, true);
-        if (!st)
-            return 0;
-        /* The flow's own clock, tcp_clock_cache: the CLOCK_MONOTONIC ns of its latest send or
-         * receive (tcp_mstamp_refresh), one load instead of a helper call and a clock read.
-         * It lags real time by the flow's idle time before this segment: a flow with data in
-         * flight refreshes it at least every RTO, so samples stay one per interval of the
-         * flow's clock, never more often than after the idle time it was silent. */
-        __u64 now =
-            bpf_core_field_exists(tp->tcp_clock_cache) ? tp->tcp_clock_cache : bpf_ktime_get_ns();
-        /* Runs under the socket's lock: no other CPU samples this flow concurrently. */
-        if (st->rtt_last_ns && now - st->rtt_last_ns < rtt_sample_interval_ns)
-            return 0;
-        st->rtt_last_ns = now;
-    }
     struct tif_lat_key key;
     observe(sk, TIF_HIST_RTT, srtt_us, &key);
 
@@ -205,33 +223,70 @@ static __always_inline void count_failure(const struct sock* sk) {
         c->count += 1;
 }
 
+/* Microseconds since the first SYN, on the flow's clock. The kernel stamps retrans_stamp when
+ * it sends the first SYN, in ms, or in us where the route enables TCP_USEC_TS (6.7+). */
+static __always_inline __u64 first_syn_age_us(const struct tcp_sock* tp) {
+    __u64 now_us = tp->tcp_mstamp;
+
+    if (bpf_core_field_exists(tp->tcp_usec_ts) && BPF_CORE_READ_BITFIELD(tp, tcp_usec_ts))
+        return (__u32)((__u32)now_us - tp->retrans_stamp);
+    return (__u64)(__u32)((__u32)(now_us / 1000) - tp->retrans_stamp) * 1000;
+}
+
+/* The first retransmission of a SYN saves the first SYN's time, which the kernel may forget
+ * when the SYN-ACK comes (retrans_stamp is cleared once nothing retransmitted is in flight). */
+SEC("tp_btf/tcp_retransmit_skb")
+int tif_syn_retransmit(u64* ctx) {
+    struct sock* sk = (void*)ctx[0];
+
+    if (sk->__sk_common.skc_state != TIF_TCP_SYN_SENT)
+        return 0;
+    const struct tcp_sock* tp = tif_tcp_sk(sk);
+    if (!tp)
+        return 0;
+    struct tif_sk_lat* st = sk_lat_get(sk, true);
+    if (!st || st->first_syn_us) /* saved at an earlier retransmission */
+        return 0;
+    st->first_syn_us = tp->tcp_mstamp - first_syn_age_us(tp);
+    return 0;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int tif_inet_sock_set_state(u64* ctx) {
     struct sock* sk = (void*)ctx[0];
     int oldstate = (int)ctx[1];
     int newstate = (int)ctx[2];
 
-    if (sk->sk_protocol != TIF_IPPROTO_TCP)
+    /* Only the end of an active open matters: every other transition returns here, before
+     * touching the socket. */
+    if (oldstate != TIF_TCP_SYN_SENT || sk->sk_protocol != TIF_IPPROTO_TCP)
         return 0;
-    if (newstate == TIF_TCP_CLOSE)
-        sk_lat_forget(sk);
-    if (newstate == TIF_TCP_SYN_SENT) {
-        struct tif_sk_lat* st = sk_lat_get(sk, true);
-        if (st)
-            st->syn_sent_ns = bpf_ktime_get_ns();
+    const struct tcp_sock* tp = tif_tcp_sk(sk);
+    if (!tp)
         return 0;
-    }
-    if (oldstate != TIF_TCP_SYN_SENT)
-        return 0;
+    /* Also counts SYNs of an earlier connect() on this socket: then the lookup finds nothing
+     * and this open goes unmeasured, as one begun before we attached does. */
+    const bool syn_retransmitted = tp->total_retrans != 0;
     if (newstate == TIF_TCP_ESTABLISHED) {
-        struct tif_sk_lat* st = sk_lat_get(sk, false);
-        if (!st || !st->syn_sent_ns) /* connect began before we attached */
-            return 0;
-        __u64 us = (bpf_ktime_get_ns() - st->syn_sent_ns) / 1000;
-        st->syn_sent_ns = 0;
+        __u64 us;
+        if (!syn_retransmitted) {
+            /* The SYN's RTT sample (send -> SYN-ACK), the flow's first: srtt = 8 x sample. */
+            if (tp->srtt_us == 0) /* no sample (a repaired socket) */
+                return 0;
+            us = tp->srtt_us >> 3;
+        } else {
+            struct tif_sk_lat* st = sk_lat_get(sk, false);
+            if (!st || !st->first_syn_us) /* first SYN sent before we attached */
+                return 0;
+            /* tcp_mstamp: refreshed as the SYN-ACK arrived */
+            us = tp->tcp_mstamp - st->first_syn_us;
+            sk_lat_forget(sk);
+        }
         observe(sk, TIF_HIST_CONNECT, us, 0);
     } else if (newstate == TIF_TCP_CLOSE) {
         count_failure(sk);
+        if (syn_retransmitted)
+            sk_lat_forget(sk);
     }
     return 0;
 }

@@ -97,8 +97,8 @@ function main() {
     `sum by (le) (${rate(RTT + '_bucket')})`, { exemplar: true, repeat: 'iface' }), 24, 8);
 
   L.row('Connections');
-  L.add(ts('Connect latency quantiles by interface', 'SYN sent to established (active ' +
-    'opens). Exemplars link to the trace (trace_id).', 's',
+  L.add(ts('Connect latency quantiles by interface', 'Active opens: first SYN sent to ' +
+    'SYN-ACK received, SYN retransmissions included.', 's',
   quantiles(CONN, 'iface, ', '{{iface}}'), { exemplar: true }), 8, 8);
   L.add(heatmap('Connect latency distribution', 'All selected interfaces.', 's',
     `sum by (le) (${rate(CONN + '_bucket')})`, { exemplar: true }), 8, 8);

@@ -45,12 +45,11 @@ if [[ -n ${TIF_BENCH_ALT_BUILD_DIR:-} && " ${MODES[*]} " != *" alt "* ]]; then
     MODES+=(alt)
 fi
 # Ours, and the empty program on the same hook.
-PROGS=(tif_tc_ingress tif_tc_egress tif_tcp_probe tif_inet_sock_set_state tif_span_unbind_on_close
-    tif_tcp_retransmit_skb tif_syn_retransmit tif_tcp_retransmit_synack)
+PROGS=(tif_tc_ingress tif_tc_egress tif_tcp_probe tif_inet_sock_set_state tif_tcp_retransmit_skb
+    tif_syn_retransmit tif_tcp_retransmit_synack)
 declare -A BASE_OF=(
     [tif_tc_ingress]=base_tc_ingress [tif_tc_egress]=base_tc_egress
     [tif_tcp_probe]=base_tcp_probe [tif_inet_sock_set_state]=base_inet_sock_set_state
-    [tif_span_unbind_on_close]=base_inet_sock_set_state
     [tif_tcp_retransmit_skb]=base_tcp_retransmit_skb [tif_syn_retransmit]=base_tcp_retransmit_skb
     [tif_tcp_retransmit_synack]=base_tcp_retransmit_synack)
 

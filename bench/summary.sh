@@ -45,7 +45,7 @@ END {
     }
     # Each program in the workload where it runs most; raw ns include bpf_stats clock reads.
     np = split("tif_tc_ingress tif_tc_egress tif_tcp_probe tif_inet_sock_set_state " \
-               "tif_span_unbind_on_close tif_tcp_retransmit_skb tif_syn_retransmit", progs, " ")
+               "tif_tcp_retransmit_skb tif_syn_retransmit", progs, " ")
     for (i = 1; i <= np; i++) {
         p = progs[i]; best = ""
         for (j = 1; j <= n; j++)

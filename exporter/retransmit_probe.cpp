@@ -38,6 +38,7 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
         return os_error(err, "size ring buffer rtx_events to " + std::to_string(opt.ringbuf_bytes));
 
     // The span-binding table is the daemon's, shared by every probe (see span_table.h).
+    p->skel_->rodata->tif_have_span_table = opt.span_map_fd >= 0;
     if (opt.span_map_fd >= 0)
         if (int err = bpf_map__reuse_fd(p->skel_->maps.span_bindings, opt.span_map_fd))
             return os_error(err, "reuse the span-binding table in tcp_retransmit");
@@ -59,8 +60,7 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     }
 
     if (int err = tcp_retransmit_bpf::attach(p->skel_.get()))
-        return os_error(err, "attach tp_btf/tcp_retransmit_skb, tp_btf/tcp_retransmit_synack and "
-                             "tp_btf/inet_sock_set_state");
+        return os_error(err, "attach tp_btf/tcp_retransmit_skb and tp_btf/tcp_retransmit_synack");
     Log::msg(Level::info, "probe attached",
              Fields{{"probe", "tcp_retransmit"},
                     {"tp_has_err", bool(p->skel_->rodata->tp_has_err)},

@@ -8,6 +8,10 @@
 #include "kernel_compat.bpf.h" /* tif_existing_cookie */
 #include "span_binding.h"
 
+/* Set before load: the daemon's table replaced the placeholder below (the span module is up).
+ * Without it there is nothing to look up or delete. */
+const volatile bool tif_have_span_table = false;
+
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 1);
@@ -19,12 +23,22 @@ struct {
 static __always_inline const struct tif_span_binding* tif_span_lookup(__u64 cookie) {
     const struct tif_span_binding* b;
 
-    if (cookie == 0)
+    if (!tif_have_span_table || cookie == 0)
         return 0;
     b = bpf_map_lookup_elem(&span_bindings, &cookie);
     if (!b || b->expires_ns < bpf_ktime_get_boot_ns())
         return 0;
     return b;
+}
+
+/* A socket's binding dies with it (called at TCP_CLOSE, also the way into TIME_WAIT), so the
+ * LRU table holds live connections rather than waiting for --span.ttl to evict the dead. */
+static __always_inline void tif_span_unbind(const struct sock* sk) {
+    /* No cookie yet: never bound, nothing to delete (and no cookie made for nothing). */
+    __u64 cookie = tif_existing_cookie(sk);
+
+    if (tif_have_span_table && cookie)
+        bpf_map_delete_elem(&span_bindings, &cookie);
 }
 
 #endif

@@ -17,7 +17,10 @@
  * SYN was retransmitted it is the handshake's RTT sample, which the kernel has just taken as
  * the flow's first srtt. Otherwise the first SYN's time is needed: the kernel keeps it in
  * retrans_stamp until the SYN-ACK (which may clear it), so the first SYN retransmission copies
- * it into socket-local storage. Only those rare sockets get state. */
+ * it into socket-local storage. Only those rare sockets get state.
+ *
+ * The socket-state program also deletes a closing socket's span binding (span_binding.bpf.h):
+ * one program on that hook for both jobs. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -251,15 +254,24 @@ int tif_syn_retransmit(u64* ctx) {
     return 0;
 }
 
+/* The one program on the socket-state hook: the end of an active open (connect latency,
+ * failures) and TCP_CLOSE (the span binding dies with its socket). One program rather than one
+ * per job: each program on a hook this hot costs its own dispatch, ~2% of the connections/s
+ * of a connect-heavy workload on the machines we measure on (bench/, README "Performance"). */
 SEC("tp_btf/inet_sock_set_state")
 int tif_inet_sock_set_state(u64* ctx) {
     struct sock* sk = (void*)ctx[0];
     int oldstate = (int)ctx[1];
     int newstate = (int)ctx[2];
 
-    /* Only the end of an active open matters: every other transition returns here, before
-     * touching the socket. */
-    if (oldstate != TIF_TCP_SYN_SENT || sk->sk_protocol != TIF_IPPROTO_TCP)
+    /* Every other transition returns here, before touching the socket. */
+    if (oldstate != TIF_TCP_SYN_SENT && newstate != TIF_TCP_CLOSE)
+        return 0;
+    if (sk->sk_protocol != TIF_IPPROTO_TCP)
+        return 0;
+    if (newstate == TIF_TCP_CLOSE)
+        tif_span_unbind(sk);
+    if (oldstate != TIF_TCP_SYN_SENT)
         return 0;
     const struct tcp_sock* tp = tif_tcp_sk(sk);
     if (!tp)

@@ -22,8 +22,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TIF_TCP_CA_RECOVERY 3
 #define TIF_TCP_CA_LOSS 4
 #define TIF_TCP_SYN_RECV 3
-#define TIF_TCP_CLOSE 7
-#define TIF_IPPROTO_TCP 6
 #define TIF_EBUSY 16
 #define TIF_ENOMEM 12
 #define TIF_EAGAIN 11
@@ -154,22 +152,6 @@ int tif_tcp_retransmit_skb(u64* ctx) {
         e->bound = 1;
     }
     tif_ringbuf_submit(&rtx_events, e, sizeof(*e));
-    return 0;
-}
-
-/* A socket's span binding dies with it: deleted when the socket reaches TCP_CLOSE (also the
- * way into TIME_WAIT), so a reused cookie-less slot never carries a stale trace id. */
-SEC("tp_btf/inet_sock_set_state")
-int tif_span_unbind_on_close(u64* ctx) {
-    const struct sock* sk = (const void*)ctx[0];
-    int newstate = (int)ctx[2];
-
-    if (newstate != TIF_TCP_CLOSE || sk->sk_protocol != TIF_IPPROTO_TCP)
-        return 0;
-    /* No cookie yet: never bound, nothing to delete (and no cookie made for nothing). */
-    __u64 cookie = tif_existing_cookie(sk);
-    if (cookie)
-        bpf_map_delete_elem(&span_bindings, &cookie);
     return 0;
 }
 

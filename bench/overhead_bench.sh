@@ -94,7 +94,7 @@ if [[ " ${MODES[*]} " == *" bpftrace "* ]]; then
     fi
 fi
 
-declare -A bps prog_ns prog_cnt # bps: every run's bits/s, space-separated
+declare -A bps by_round prog_ns prog_cnt # bps: every run's bits/s, space-separated
 bt_progs=()
 
 # Workloads measured in the bpf_stats round only (see the header).
@@ -190,18 +190,25 @@ collect_prog_stats() {
 }
 
 # Rounds 1..ROUNDS: throughput, bpf_stats off. Round ROUNDS+1: run times, bpf_stats on.
+# Each round starts the modes at the next position, so no mode always runs first or right after
+# another one: drift within a round (the machine's, or a workload warming up) spreads evenly.
 for ((r = 1; r <= ROUNDS + 1; r++)); do
     stats=0
     ((r > ROUNDS)) && stats=1
     sysctl -qw kernel.bpf_stats_enabled=$stats
+    order=()
+    for ((i = 0; i < ${#MODES[@]}; i++)); do
+        order+=("${MODES[$(((i + r - 1) % ${#MODES[@]}))]}")
+    done
     for w in "${WORKLOADS[@]}"; do
         ((stats)) || ! stats_only "$w" || continue
-        for mode in "${MODES[@]}"; do
+        for mode in "${order[@]}"; do
             [[ $stats == 1 && $mode == off ]] && continue
             attach_mode "$mode"
             v=$(workload_once "$w") || tif_fail "workload failed ($w, $mode)"
             if ((stats == 0)); then
                 bps[$w/$mode]+=" $v"
+                by_round[$w/$mode/$r]=$v
             fi
             if [[ -n $attached_pid ]]; then
                 ((stats == 0)) || collect_prog_stats "$w/$mode"
@@ -216,6 +223,25 @@ done
 # Median of the arguments: one run disturbed by the rest of a shared machine (either way)
 # does not move it, where it would move a mean.
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# "q1 median q3" of the arguments (linear interpolation between order statistics).
+quartiles() {
+    printf '%s\n' "$@" | sort -g | awk '
+        function q(p,   h, l) { h = 1 + (n - 1) * p; l = int(h); return (l >= n) ? v[n] : v[l] + (h - l) * (v[l + 1] - v[l]) }
+        NF { v[++n] = $1 }
+        END { if (n) printf "%.3f %.3f %.3f\n", q(0.25), q(0.5), q(0.75); else print "- - -" }'
+}
+
+# Workload $1: mode $2's figure over mode $3's in the same round, for every round. Pairing
+# within a round cancels what changes between rounds (this machine swings by 5-10% from one
+# minute to the next); the spread of these ratios is what the median of them can be trusted to.
+round_ratios() {
+    local r a b
+    for ((r = 1; r <= ROUNDS; r++)); do
+        a=${by_round[$1/$2/$r]:-} b=${by_round[$1/$3/$r]:-}
+        [[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.5f\n", a / b }'
+    done
+}
 
 avg_ns() { # workload/mode/prog -> average ns, or "-" when it never ran
     local ns=${prog_ns[$1]:-0} cnt=${prog_cnt[$1]:-0}
@@ -237,12 +263,18 @@ for w in "${WORKLOADS[@]}"; do
     if stats_only "$w"; then
         printf '%-7s %-9s %10s %8s   (run times only)\n' "$w" mode - -
     else
-        printf '%-7s %-9s %10s %8s   (medians of %d runs)\n' "$w" mode "$(unit_of "$w")" ratio "$ROUNDS"
-        base=$(median ${bps[$w/off]:-0})
+        # ratio: median of the per-round ratios to off, with their quartiles; /empty: the same
+        # against the empty programs (what our code costs beyond the hooks' own dispatch).
+        printf '%-7s %-9s %10s %8s %13s %8s   (%d rounds)\n' "$w" mode "$(unit_of "$w")" ratio \
+            quartiles /empty "$ROUNDS"
         for mode in "${MODES[@]}"; do
-            avg=$(median ${bps[$w/$mode]})
-            printf '%-7s %-9s %10.0f %8s\n' "" "$mode" "$(in_unit "$w" "$avg")" \
-                "$(awk -v a="$avg" -v b="$base" 'BEGIN { if (b) printf "%.3f", a / b; else print "-" }')"
+            read -r q1 q2 q3 < <(quartiles $(round_ratios "$w" "$mode" off))
+            vs_empty=-
+            if [[ $mode != off && $mode != empty && " ${MODES[*]} " == *" empty "* ]]; then
+                read -r _ vs_empty _ < <(quartiles $(round_ratios "$w" "$mode" empty))
+            fi
+            printf '%-7s %-9s %10.0f %8s %13s %8s\n' "" "$mode" \
+                "$(in_unit "$w" "$(median ${bps[$w/$mode]})")" "$q2" "$q1-$q3" "$vs_empty"
         done
     fi
     printf '%-7s %-9s %-28s %10s %7s %8s %8s\n' "" mode program runs ns baseline over

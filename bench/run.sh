@@ -11,7 +11,7 @@
 # Env: TIF_BUILD_DIR (default build/).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-rounds=5 secs=5 span_secs=5 span_clients=2
+rounds=8 secs=3 span_secs=5 span_clients=2
 render_ifaces=10,100,1000,2000 render_iters=15 fp_ifaces=1000 fp_idle=25 fp_scrapes=5
 ring_secs=2 ring_rounds=3 ring_bytes=(262144 8388608) tr_repeat=1000000 tr_rounds=5
 if [[ ${1:-} == --smoke ]]; then

@@ -117,7 +117,7 @@ int tif_tcp_retransmit_skb(u64* ctx) {
     /* Typed pointers all the way (skb->cb is read in place, the socket as the tcp_sock it is):
      * plain loads instead of a helper call per field. */
     const struct tcp_skb_cb* cb = (const void*)&skb->cb[0];
-    const struct tcp_sock* tp = bpf_skc_to_tcp_sock((void*)sk);
+    const struct tcp_sock* tp = tif_tcp_sk(sk); /* this hook only sees full TCP sockets */
     __u32 segs = cb->tcp_gso_segs;
     if (segs == 0)
         segs = 1;

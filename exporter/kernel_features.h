@@ -20,8 +20,8 @@ struct KernelFeatures {
     // the cookie the socket already has (sk_cookie: set once anyone asked for SO_COOKIE, as
     // the span server does for every bound socket; 0 otherwise).
     bool tracing_socket_cookie = false;
-    // The kfunc bpf_rdonly_cast (6.2+), from kernel BTF: the latency probe reads a socket as
-    // the tcp_sock it is without the ~20 ns helper bpf_skc_to_tcp_sock on every segment.
+    // The kfunc bpf_rdonly_cast (6.2+), from kernel BTF: the probes read a socket as the
+    // tcp_sock it is without the ~20 ns helper bpf_skc_to_tcp_sock on every segment.
     bool rdonly_cast_kfunc = false;
     // bpf() on objects already held (map reads, program info) works without CAP_BPF. Before
     // 6.5 a kernel with kernel.unprivileged_bpf_disabled set (Debian's, Ubuntu's default)
@@ -33,6 +33,20 @@ struct KernelFeatures {
 // once with the variants it implies, then cached. An error means the kernel lacks BTF or
 // refuses BPF altogether; the probes would fail to load anyway.
 Result<KernelFeatures> kernel_features();
+
+// The flags of probes/kernel_compat.bpf.h, which every probe including it carries in its
+// read-only data: set before load from what the kernel offers, the same way for every probe.
+template <class Rodata> void set_compat_flags(Rodata& rodata, const KernelFeatures& f) {
+    rodata.tif_have_cookie_helper = f.tracing_socket_cookie;
+    rodata.tif_have_rdonly_cast = f.rdonly_cast_kfunc;
+}
+// The variants those flags pick, as the probes' `probe attached` log lines name them.
+inline const char* tcp_sock_read_name(const KernelFeatures& f) {
+    return f.rdonly_cast_kfunc ? "bpf_rdonly_cast" : "bpf_skc_to_tcp_sock";
+}
+inline const char* socket_cookie_name(const KernelFeatures& f) {
+    return f.tracing_socket_cookie ? "helper" : "sk_cookie";
+}
 
 // How a helper-probe load came out: the helper exists for tracing programs unless the verifier
 // named it unknown or not allowed for this program type. Exposed for the unit test.

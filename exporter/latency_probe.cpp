@@ -50,8 +50,7 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
         return features.error();
     const bool storage = features->tracing_sk_storage;
     p->skel_->rodata->have_sk_storage = storage;
-    p->skel_->rodata->tif_have_cookie_helper = features->tracing_socket_cookie;
-    p->skel_->rodata->tif_have_rdonly_cast = features->rdonly_cast_kfunc;
+    set_compat_flags(*p->skel_->rodata, *features);
     if (storage)
         if (int err = bpf_map__set_max_entries(p->skel_->maps.sk_lat_compat, 1))
             return os_error(err, "shrink the unused map sk_lat_compat");
@@ -80,11 +79,9 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
                     {"rtt_sample_interval_ns", opt.rtt_sample_interval_ns},
                     {"rtt_sample_interval_jiffies", interval_jiffies},
                     {"tick_ns", tick_ns},
-                    {"tcp_sock_read",
-                     features->rdonly_cast_kfunc ? "bpf_rdonly_cast" : "bpf_skc_to_tcp_sock"},
+                    {"tcp_sock_read", tcp_sock_read_name(*features)},
                     {"socket_state", storage ? "sk_storage" : "lru_hash"},
-                    {"socket_cookie",
-                     p->skel_->rodata->tif_have_cookie_helper ? "helper" : "sk_cookie"}});
+                    {"socket_cookie", socket_cookie_name(*features)}});
     return p;
 }
 

@@ -32,8 +32,7 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     if (!features)
         return features.error();
     p->skel_->rodata->tp_has_err = features->tcp_retransmit_err;
-    p->skel_->rodata->tif_have_cookie_helper = features->tracing_socket_cookie;
-    p->skel_->rodata->tif_have_rdonly_cast = features->rdonly_cast_kfunc;
+    set_compat_flags(*p->skel_->rodata, *features);
     p->skel_->rodata->host_netns_ino = opt.host_netns_ino;
     if (int err = bpf_map__set_max_entries(p->skel_->maps.rtx_events, opt.ringbuf_bytes))
         return os_error(err, "size ring buffer rtx_events to " + std::to_string(opt.ringbuf_bytes));
@@ -65,10 +64,8 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     Log::msg(Level::info, "probe attached",
              Fields{{"probe", "tcp_retransmit"},
                     {"tp_has_err", bool(p->skel_->rodata->tp_has_err)},
-                    {"tcp_sock_read",
-                     features->rdonly_cast_kfunc ? "bpf_rdonly_cast" : "bpf_skc_to_tcp_sock"},
-                    {"socket_cookie",
-                     p->skel_->rodata->tif_have_cookie_helper ? "helper" : "sk_cookie"}});
+                    {"tcp_sock_read", tcp_sock_read_name(*features)},
+                    {"socket_cookie", socket_cookie_name(*features)}});
     return p;
 }
 

@@ -20,6 +20,10 @@
 #   lossy      8 iperf3 BBR streams into a 1 Gbit/s tbf that drops: thousands of retransmits
 #              a second, tcp_retransmit_skb's workload. Run times only (its throughput is the
 #              tbf's), so it runs in the bpf_stats round alone.
+# Last, the small and connect workloads run under perf (system-wide, call graphs), bpf_stats
+# off, each mode in 3 runs whose samples are pooled: bench/hook_profile.sh splits the share of busy CPU spent in the
+# hooks into the kernel's dispatch and the programs, for tc and for tracepoints. It is the
+# low-noise view of what the throughput ratios measure, and shows where the cost lives.
 # Throughput is measured with kernel.bpf_stats_enabled=0, as users run: bpf_stats adds two
 # clock reads to every program run, which alone costs a few % of small-packet throughput.
 # One extra round with bpf_stats_enabled=1 (restored on exit), not counted in the throughput,
@@ -31,6 +35,8 @@
 #   sudo bench/overhead_bench.sh [ROUNDS (3)] [SECONDS per run (5)]
 # Env: TIF_BUILD_DIR (default build/): the exporter and bench/overhead_baseline live there.
 #      TIF_BENCH_MODES / TIF_BENCH_WORKLOADS: space-separated subsets, to narrow a run.
+#      TIF_BENCH_PROFILE_WORKLOADS: the workloads profiled (default: small connect);
+#      TIF_BENCH_PROFILE_ROUNDS: runs profiled per workload and mode (default 3).
 #      TIF_BENCH_ALT_BUILD_DIR: another build (say, before a change) whose exporter runs as
 #      mode `alt` with the settings of `sampled`, side by side in the same run.
 set -euo pipefail
@@ -39,8 +45,13 @@ source "$here/../tests/integration/lib.sh"
 
 ROUNDS=${1:-3}
 SECS=${2:-5}
+PROFILE_ROUNDS=${TIF_BENCH_PROFILE_ROUNDS:-3}
 read -r -a MODES <<<"${TIF_BENCH_MODES:-off empty sampled every_ack bpftrace}"
 read -r -a WORKLOADS <<<"${TIF_BENCH_WORKLOADS:-bulk small connect lossy}"
+PROFILED=()
+for w in ${TIF_BENCH_PROFILE_WORKLOADS:-small connect}; do
+    [[ " ${WORKLOADS[*]} " == *" $w "* && $w != lossy ]] && PROFILED+=("$w")
+done
 if [[ -n ${TIF_BENCH_ALT_BUILD_DIR:-} && " ${MODES[*]} " != *" alt "* ]]; then
     MODES+=(alt)
 fi
@@ -54,7 +65,7 @@ declare -A BASE_OF=(
     [tif_tcp_retransmit_synack]=base_tcp_retransmit_synack)
 
 tif_require_root_bpf
-tif_require_cmd iperf3 jq curl
+tif_require_cmd iperf3 jq curl perf
 baseline_bin=$TIF_BUILD_DIR/bench/overhead_baseline
 churn_bin=$TIF_BUILD_DIR/bench/connect_churn
 for b in "$baseline_bin" "$churn_bin"; do
@@ -220,6 +231,48 @@ for ((r = 1; r <= ROUNDS + 1; r++)); do
     done
 done
 
+# The profile rounds: workload $1 under mode $2 runs in the background while perf samples every
+# CPU, from 0.5 s in (past the start-up) to 0.5 s before its end. How much of the CPU a hook
+# takes moves with the packet mix of the run (how many segments a write makes, how many ACKs),
+# so each mode is profiled in PROFILE_ROUNDS runs, interleaved, and their samples pooled.
+declare -A profile
+profile_once() {
+    local w=$1 mode=$2 win data=$TIF_TMP/perf.data wpid line
+    win=$(awk -v s="$SECS" 'BEGIN { print (s > 2) ? s - 1 : s / 2 }')
+    workload_once "$w" >"$TIF_TMP/profiled.out" &
+    wpid=$!
+    sleep "$(awk -v s="$SECS" 'BEGIN { print (s > 2) ? 0.5 : s / 4 }')"
+    perf record -q -a -g -F 1999 -o "$data" -- sleep "$win" >/dev/null 2>&1 ||
+        tif_fail "perf record failed ($w, $mode)"
+    wait "$wpid" || tif_fail "workload failed ($w, $mode, profiled)"
+    line=$(bash "$here/hook_profile.sh" "$data") || tif_fail "no samples in the profile ($w, $mode)"
+    rm -f "$data"
+    profile[$w/$mode]+="$line"$'\n'
+    printf 'profiled %-7s %-9s %s\n' "$w" "$mode" "$line"
+}
+# The runs of workload/mode $1 as one: every share weighted by its run's samples.
+pooled_profile() {
+    awk 'NF == 12 { n += $2; for (i = 4; i <= 12; i += 2) { s[i] += $i * $2; name[i] = $(i - 1) } }
+        END { printf "samples %d", n; for (i = 4; i <= 12; i += 2) printf " %s %.2f", name[i], n ? s[i] / n : 0; print "" }' \
+        <<<"${profile[$1]}"
+}
+sysctl -qw kernel.bpf_stats_enabled=0
+for ((r = 1; r <= PROFILE_ROUNDS; r++)); do
+    for w in "${PROFILED[@]}"; do
+        for ((i = 0; i < ${#MODES[@]}; i++)); do
+            mode=${MODES[$(((i + r - 1) % ${#MODES[@]}))]}
+            attach_mode "$mode"
+            profile_once "$w" "$mode"
+            [[ -n $attached_pid ]] && tif_kill_wait "$attached_pid" 5
+        done
+    done
+done
+for w in "${PROFILED[@]}"; do
+    for mode in "${MODES[@]}"; do
+        printf 'profile  %-7s %-9s %s\n' "$w" "$mode" "$(pooled_profile "$w/$mode")"
+    done
+done
+
 # Median of the arguments: one run disturbed by the rest of a shared machine (either way)
 # does not move it, where it would move a mean.
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -292,5 +345,14 @@ for w in "${WORKLOADS[@]}"; do
             printf '%-7s %-9s %-28s %10d %7s %8s %8s\n' "" "$mode" "$p" \
                 "${prog_cnt[$w/$mode/$p]:-0}" "$ns" "$b" "$over"
         done
+    done
+    [[ " ${PROFILED[*]} " == *" $w "* ]] || continue
+    # perf: % of busy CPU in the hooks, and its parts (bench/hook_profile.sh).
+    printf '%-7s %-9s %7s %11s %11s %11s %11s %8s\n' "" mode hooks% tc-dispatch tc-programs \
+        tp-dispatch tp-programs samples
+    for mode in "${MODES[@]}"; do
+        read -r _ n _ all _ tcd _ tcp _ tpd _ tpp < <(pooled_profile "$w/$mode")
+        printf '%-7s %-9s %7s %11s %11s %11s %11s %8s\n' "" "$mode" "$all" "$tcd" "$tcp" "$tpd" \
+            "$tpp" "$n"
     done
 done

@@ -9,8 +9,9 @@ PACKAGES=(
     clang-format iperf3 prometheus iproute2 curl jq procps
     # libFuzzer and the sanitizer runtimes for clang (tests/fuzz); only a Recommends of clang.
     libclang-rt-dev
-    # bench/overhead_bench.sh compares traceiface with an equivalent bpftrace script.
-    bpftrace
+    # bench/overhead_bench.sh compares traceiface with an equivalent bpftrace script, and
+    # profiles the hooks' share of the CPU with perf (bench/hook_profile.sh).
+    bpftrace linux-perf
     # The Go span-context client (clients/go/spanctx) and its test: Go 1.19, stdlib only.
     golang-go
     # The integration harness self-test scrapes it; listed since it is only a Recommends.

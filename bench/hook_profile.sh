@@ -18,8 +18,8 @@
 #   bench/hook_profile.sh PERF_DATA
 # prints one line: "samples N hooks H tc_dispatch A tc_programs B tp_dispatch C tp_programs D"
 # with N the busy samples and H..D in % of them. The dispatch figures leave out what the kernel
-# inlines into its receive and transmit paths (the clsact qdisc's statistics, tcx_run): they
-# are a floor.
+# inlines into its receive and transmit paths (the clsact qdisc's per-packet statistics, all of
+# tcx_run): they are a floor.
 set -euo pipefail
 [[ $# == 1 && -r $1 ]] || {
     echo "usage: $0 PERF_DATA" >&2
@@ -41,8 +41,8 @@ perf script -i "$1" -F comm,ip,sym 2>/dev/null | awk '
             if (f[i] ~ /^bpf_prog_/)
                 prog = i # the outermost program frame: its caller is the hook
         if (prog) {
-            # When the unwinder stops at the program (it can, at the first instructions
-            # of a tiny program), the next frame is user space: the name of the program tells the hook.
+            # When the unwinder stops at the program (it can, at the first instructions of a
+            # tiny program), the next frame is user space: the name of the program tells.
             caller = (prog < n && ip[prog + 1] ~ /^ffff/) ? f[prog + 1] : ""
             if (caller ~ TC_HOOK || (caller == "" && f[prog] ~ /_tc_(ingress|egress)$/))
                 tc_prog++

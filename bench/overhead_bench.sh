@@ -21,9 +21,10 @@
 #              a second, tcp_retransmit_skb's workload. Run times only (its throughput is the
 #              tbf's), so it runs in the bpf_stats round alone.
 # Last, the small and connect workloads run under perf (system-wide, call graphs), bpf_stats
-# off, each mode in 3 runs whose samples are pooled: bench/hook_profile.sh splits the share of busy CPU spent in the
-# hooks into the kernel's dispatch and the programs, for tc and for tracepoints. It is the
-# low-noise view of what the throughput ratios measure, and shows where the cost lives.
+# off, each mode in 3 runs whose samples are pooled: bench/hook_profile.sh splits the share of
+# busy CPU spent in the hooks into the kernel's dispatch and the programs, for tc and for
+# tracepoints. It is the low-noise view of what the throughput ratios measure, and shows where
+# the cost lives.
 # Throughput is measured with kernel.bpf_stats_enabled=0, as users run: bpf_stats adds two
 # clock reads to every program run, which alone costs a few % of small-packet throughput.
 # One extra round with bpf_stats_enabled=1 (restored on exit), not counted in the throughput,

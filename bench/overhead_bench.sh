@@ -201,6 +201,15 @@ collect_prog_stats() {
     done
 }
 
+# The modes in the order round $1 runs them: one position further each round.
+modes_of_round() {
+    local i
+    for ((i = 0; i < ${#MODES[@]}; i++)); do
+        printf '%s ' "${MODES[$(((i + $1 - 1) % ${#MODES[@]}))]}"
+    done
+    echo
+}
+
 # Rounds 1..ROUNDS: throughput, bpf_stats off. Round ROUNDS+1: run times, bpf_stats on.
 # Each round starts the modes at the next position, so no mode always runs first or right after
 # another one: drift within a round (the machine's, or a workload warming up) spreads evenly.
@@ -208,10 +217,7 @@ for ((r = 1; r <= ROUNDS + 1; r++)); do
     stats=0
     ((r > ROUNDS)) && stats=1
     sysctl -qw kernel.bpf_stats_enabled=$stats
-    order=()
-    for ((i = 0; i < ${#MODES[@]}; i++)); do
-        order+=("${MODES[$(((i + r - 1) % ${#MODES[@]}))]}")
-    done
+    read -r -a order < <(modes_of_round "$r")
     for w in "${WORKLOADS[@]}"; do
         ((stats)) || ! stats_only "$w" || continue
         for mode in "${order[@]}"; do
@@ -260,17 +266,18 @@ pooled_profile() {
 sysctl -qw kernel.bpf_stats_enabled=0
 for ((r = 1; r <= PROFILE_ROUNDS; r++)); do
     for w in "${PROFILED[@]}"; do
-        for ((i = 0; i < ${#MODES[@]}; i++)); do
-            mode=${MODES[$(((i + r - 1) % ${#MODES[@]}))]}
+        for mode in $(modes_of_round "$r"); do
             attach_mode "$mode"
             profile_once "$w" "$mode"
             [[ -n $attached_pid ]] && tif_kill_wait "$attached_pid" 5
         done
     done
 done
+declare -A pooled
 for w in "${PROFILED[@]}"; do
     for mode in "${MODES[@]}"; do
-        printf 'profile  %-7s %-9s %s\n' "$w" "$mode" "$(pooled_profile "$w/$mode")"
+        pooled[$w/$mode]=$(pooled_profile "$w/$mode")
+        printf 'profile  %-7s %-9s %s\n' "$w" "$mode" "${pooled[$w/$mode]}"
     done
 done
 
@@ -352,7 +359,7 @@ for w in "${WORKLOADS[@]}"; do
     printf '%-7s %-9s %7s %11s %11s %11s %11s %8s\n' "" mode hooks% tc-dispatch tc-programs \
         tp-dispatch tp-programs samples
     for mode in "${MODES[@]}"; do
-        read -r _ n _ all _ tcd _ tcp _ tpd _ tpp < <(pooled_profile "$w/$mode")
+        read -r _ n _ all _ tcd _ tcp _ tpd _ tpp <<<"${pooled[$w/$mode]}"
         printf '%-7s %-9s %7s %11s %11s %11s %11s %8s\n' "" "$mode" "$all" "$tcd" "$tcp" "$tpd" \
             "$tpp" "$n"
     done

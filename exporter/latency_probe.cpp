@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "kernel_features.h"
 #include "log.h"
+#include "span_table.h"
 #include "tcp_latency.skel.h"
 
 namespace tif {
@@ -54,10 +55,8 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
     if (storage)
         if (int err = bpf_map__set_max_entries(p->skel_->maps.sk_lat_compat, 1))
             return os_error(err, "shrink the unused map sk_lat_compat");
-    p->skel_->rodata->tif_have_span_table = opt.span_map_fd >= 0;
-    if (opt.span_map_fd >= 0)
-        if (int err = bpf_map__reuse_fd(p->skel_->maps.span_bindings, opt.span_map_fd))
-            return os_error(err, "reuse the span-binding table in tcp_latency");
+    if (auto st = use_span_table(*p->skel_.get(), opt.span_map_fd, "tcp_latency"); !st)
+        return st.error();
 
     if (opt.pins)
         opt.pins->prepare(p->skel_->obj, "tcp_latency", {"lat_hist", "conn_fail"});

@@ -6,6 +6,7 @@
 #include "bpf_maps.h"
 #include "kernel_features.h"
 #include "log.h"
+#include "span_table.h"
 #include "tcp_retransmit.skel.h"
 
 namespace tif {
@@ -38,10 +39,8 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
         return os_error(err, "size ring buffer rtx_events to " + std::to_string(opt.ringbuf_bytes));
 
     // The span-binding table is the daemon's, shared by every probe (see span_table.h).
-    p->skel_->rodata->tif_have_span_table = opt.span_map_fd >= 0;
-    if (opt.span_map_fd >= 0)
-        if (int err = bpf_map__reuse_fd(p->skel_->maps.span_bindings, opt.span_map_fd))
-            return os_error(err, "reuse the span-binding table in tcp_retransmit");
+    if (auto st = use_span_table(*p->skel_.get(), opt.span_map_fd, "tcp_retransmit"); !st)
+        return st.error();
 
     if (opt.pins)
         opt.pins->prepare(p->skel_->obj, "tcp_retransmit", {"rtx_counts"});

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+
+#include <bpf/libbpf.h>
 
 #include "bpf_raii.h"
 #include "result.h"
@@ -31,5 +34,17 @@ class SpanTable {
 };
 
 uint64_t boottime_ns();
+
+// Before load: points a probe's placeholder span_bindings (probes/span_binding.bpf.h) at the
+// daemon's table, fd < 0 when there is none (the span module is off), and sets the probe's
+// tif_have_span_table to match, so no probe can have the one without the other.
+template <class Skel> Status use_span_table(Skel& skel, int fd, const std::string& probe) {
+    skel.rodata->tif_have_span_table = fd >= 0;
+    if (fd < 0)
+        return Ok{};
+    if (int err = bpf_map__reuse_fd(skel.maps.span_bindings, fd))
+        return os_error(err, "reuse the span-binding table in " + probe);
+    return Ok{};
+}
 
 } // namespace tif

@@ -34,10 +34,11 @@ static __always_inline const struct tif_span_binding* tif_span_lookup(__u64 cook
 /* A socket's binding dies with it (called at TCP_CLOSE, also the way into TIME_WAIT), so the
  * LRU table holds live connections rather than waiting for --span.ttl to evict the dead. */
 static __always_inline void tif_span_unbind(const struct sock* sk) {
+    if (!tif_have_span_table)
+        return; /* a load-time constant: the whole body goes without a table */
     /* No cookie yet: never bound, nothing to delete (and no cookie made for nothing). */
     __u64 cookie = tif_existing_cookie(sk);
-
-    if (tif_have_span_table && cookie)
+    if (cookie)
         bpf_map_delete_elem(&span_bindings, &cookie);
 }
 

@@ -9,6 +9,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../tests/integration/lib.sh"
 n=${1:-1000} idle=${2:-20} scrapes=${3:-5}
 tif_require_root_bpf
+tif_require_cmd jq
 [[ -x $TIF_BUILD_DIR/traceiface ]] || tif_fail "build first (TIF_BUILD_DIR=$TIF_BUILD_DIR)"
 
 # Unique per run: a name prefix for the include regex, a link group for one-shot removal
@@ -44,9 +45,11 @@ for ((i = 0; i < 1200; i++)); do
     sleep 0.1
 done
 [[ $(watched_lines) -ge $n ]] || tif_fail "$(watched_lines) of $n interfaces watched after 120 s"
-# Then once from the kernel: both tc hooks of every interface hold our program.
-filters=$({ bpftool -j net show | grep -o "\"devname\":\"${prefix}[0-9]*\"[^}]*\"name\":\"tif_tc_" || true; } | wc -l)
-[[ $filters -ge $((2 * n)) ]] || tif_fail "$filters tc filters of $((2 * n)) expected"
+# Then once from the kernel: both tc hooks of every interface hold our program (a tcx link or
+# a clsact filter, as `traceiface list` reads them).
+filters=$("$TIF_BUILD_DIR/traceiface" list --json | jq --arg p "$prefix" '[.[] |
+    select((.iface | startswith($p)) and .ingress.attached.ours and .egress.attached.ours)] | length')
+[[ $filters -ge $n ]] || tif_fail "our programs on both hooks of $filters interfaces, $n expected"
 attached=$(date +%s.%N)
 sleep 1 # let the last netlink events settle
 status() { awk -v k="$1:" '$1 == k { print $2 }' /proc/"$pid"/status; }

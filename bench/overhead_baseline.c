@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Bench only: attaches the empty programs of overhead_baseline.bpf.c (tc clsact ingress and
- * egress on IFNAME, the three tracepoints) until SIGTERM/SIGINT, then detaches them.
+/* Bench only: attaches the empty programs of overhead_baseline.bpf.c (tc ingress and egress on
+ * IFNAME, the three tracepoints) until SIGTERM/SIGINT, then detaches them. The tc programs go
+ * where the exporter's go with --bpf.tc-attach=auto: tcx links where the kernel has them (the
+ * link dies with the process), else clsact filters.
  *
- *   overhead_baseline IFNAME     prints "ready" once everything is attached */
+ *   overhead_baseline IFNAME     prints "ready tcx" or "ready clsact" once everything is attached
+ */
 #include <errno.h>
 #include <net/if.h>
 #include <signal.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "overhead_baseline.skel.h"
@@ -23,7 +27,30 @@ static void on_signal(int sig) {
     stop = 1;
 }
 
-static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd) {
+/* uapi values from Linux 6.6 (BPF_TCX_INGRESS, BPF_TCX_EGRESS, BPF_F_BEFORE), as in
+ * exporter/tcx_link.cpp: our headers predate tcx. */
+#define BASE_TCX_INGRESS 46
+#define BASE_TCX_EGRESS 47
+#define BASE_F_BEFORE 8
+
+static int tcx_links[2] = {-1, -1};
+
+static int tcx_supported(int prog_fd) {
+    int fd = bpf_link_create(prog_fd, 0, (enum bpf_attach_type)BASE_TCX_INGRESS, NULL);
+    if (fd >= 0)
+        close(fd);
+    return fd < 0 && errno == ENODEV;
+}
+
+static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd, int tcx) {
+    if (tcx) {
+        int i = where == BPF_TC_INGRESS ? 0 : 1;
+        DECLARE_LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = BASE_F_BEFORE);
+        tcx_links[i] = bpf_link_create(
+            prog_fd, ifindex, (enum bpf_attach_type)(i == 0 ? BASE_TCX_INGRESS : BASE_TCX_EGRESS),
+            &lo);
+        return tcx_links[i] < 0 ? -errno : 0;
+    }
     DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
     DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BASE_TC_HANDLE, .priority = BASE_TC_PRIORITY,
                         .prog_fd = prog_fd);
@@ -34,6 +61,11 @@ static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd) {
 }
 
 static void tc_detach(int ifindex, enum bpf_tc_attach_point where) {
+    int i = where == BPF_TC_INGRESS ? 0 : 1;
+    if (tcx_links[i] >= 0) {
+        close(tcx_links[i]);
+        return;
+    }
     DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
     DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BASE_TC_HANDLE, .priority = BASE_TC_PRIORITY);
     bpf_tc_detach(&hook, &opts);
@@ -59,8 +91,11 @@ int main(int argc, char** argv) {
         fprintf(stderr, "overhead_baseline: tracepoint attach failed: %s\n", strerror(-err));
         goto out;
     }
-    if ((err = tc_attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(skel->progs.base_tc_ingress))) ||
-        (err = tc_attach(ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.base_tc_egress)))) {
+    const int tcx = tcx_supported(bpf_program__fd(skel->progs.base_tc_ingress));
+    if ((err = tc_attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(skel->progs.base_tc_ingress),
+                         tcx)) ||
+        (err =
+             tc_attach(ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.base_tc_egress), tcx))) {
         fprintf(stderr, "overhead_baseline: tc attach on %s failed: %s\n", argv[1], strerror(-err));
         goto detach;
     }
@@ -72,7 +107,7 @@ int main(int argc, char** argv) {
     sigprocmask(SIG_BLOCK, &block, &old);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    printf("ready\n");
+    printf("ready %s\n", tcx ? "tcx" : "clsact");
     fflush(stdout);
     while (!stop)
         sigsuspend(&old);

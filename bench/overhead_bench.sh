@@ -154,12 +154,15 @@ attach_mode() {
         done
         grep -q '^ready' "$TIF_TMP/baseline.out" ||
             tif_fail "overhead_baseline did not attach within 30 s: $(cat "$TIF_TMP/baseline.out")"
+        empty_attach=$(awk '/^ready/ { print $2 }' "$TIF_TMP/baseline.out")
         ;;
     sampled | every_ack)
         local interval=1s
         [[ $mode == every_ack ]] && interval=0
         tif_start_exporter "$(tif_free_port)" --tcp.rtt-sample-interval="$interval"
         attached_pid=$TIF_EXPORTER_PID
+        ours_attach=$(grep -o '"probe":"tc_packets","attach":"[a-z]*"' "$TIF_TMP/exporter.out" |
+            tail -1 | cut -d'"' -f8)
         ;;
     alt)
         TIF_BUILD_DIR=${TIF_BENCH_ALT_BUILD_DIR:?} tif_start_exporter "$(tif_free_port)" \
@@ -319,6 +322,10 @@ echo "kernel $(uname -r), $(nproc) CPUs, $ROUNDS rounds of ${SECS}s per workload
 echo "bulk: 1 iperf3 stream, 128 KiB writes; small: 8 streams, 256 B writes, TCP_NODELAY;" \
     "connect: 2 threads of connect + RST; lossy (run times only): 8 BBR streams into a 1 Gbit/s tbf"
 [[ -n $bpftrace_skip ]] && echo "bpftrace mode skipped: $bpftrace_skip"
+echo "tc programs attached through: traceiface ${ours_attach:-?}, empty programs ${empty_attach:-?}"
+# ours / empty compares programs only while both sit behind the same kernel dispatch.
+[[ -z ${ours_attach:-} || -z ${empty_attach:-} || $ours_attach == "$empty_attach" ]] ||
+    tif_fail "traceiface attached through $ours_attach, the empty programs through $empty_attach"
 for w in "${WORKLOADS[@]}"; do
     echo
     if stats_only "$w"; then

@@ -14,6 +14,7 @@
 #include "netlink_socket.h"
 #include "pin_store.h"
 #include "tc_attach.h"
+#include "tcx_link.h"
 
 namespace tif {
 
@@ -21,9 +22,10 @@ namespace {
 
 const char* kUsage =
     "usage: traceiface cleanup [--bpf.pin-path=DIR] [--all-filters]\n\n"
-    "Removes the tc filters of the traceiface instances that used DIR (default\n"
-    "/sys/fs/bpf/traceiface), the clsact qdiscs that leaves empty, and DIR with its pinned\n"
-    "counter maps. --all-filters: also every tc filter at traceiface's handle/priority whose\n"
+    "Removes the tcx links and tc filters of the traceiface instances that used DIR\n"
+    "(default /sys/fs/bpf/traceiface), the clsact qdiscs that leaves empty, and DIR with its\n"
+    "pinned counter maps. --all-filters: also every tc filter at traceiface's handle/priority "
+    "whose\n"
     "program is named tif_tc_* (instances that ran without pinning). Stop the daemon first.\n";
 
 // The program ids recorded in DIR/tc_stats/prog_ids (see PinStore::swap_prog_ids).
@@ -139,12 +141,28 @@ int run_cleanup_command(const std::vector<std::string>& args) {
             (void)tc_remove_clsact_if_empty(int(l.ifindex));
     }
     if (lock) {
+        // The links a killed daemon left pinned: detached here, not merely unpinned, in case
+        // something else still holds one open.
+        for (const auto& p : tcx_pins(dir + "/tc_stats")) {
+            if (auto st = tcx_drop_pin(p.path); !st) {
+                std::fprintf(stderr, "traceiface cleanup: %s\n", st.error().message().c_str());
+                ok = false;
+                continue;
+            }
+            std::string name = "/ifindex-" + std::to_string(p.ifindex);
+            for (const auto& l : *links)
+                if (l.ifindex == p.ifindex)
+                    name = l.name;
+            std::printf("removed tcx link %s %s\n", name.c_str(),
+                        std::string(tc_dir_name(p.dir)).c_str());
+            ++removed;
+        }
         if (remove_pins(dir))
             std::printf("removed %s\n", dir.c_str());
         else
             ok = false;
     }
-    std::printf("%zu tc filter(s) removed\n", removed);
+    std::printf("%zu tc filter(s) and link(s) removed\n", removed);
     return ok ? 0 : 1;
 }
 

@@ -10,33 +10,56 @@
 #include "iface_table.h"
 #include "netlink_socket.h"
 #include "tc_attach.h"
+#include "tcx_link.h"
 
 namespace tif {
 
 namespace {
 
 struct HookState {
-    std::optional<TcFilter> ours; // what sits at our handle/priority
-    long filters = -1;            // every filter on the hook, -1 = could not tell
+    // Our program on the hook: the first of ours on its tcx chain, else what sits at our
+    // clsact handle/priority (which may be foreign).
+    std::optional<TcFilter> ours;
+    std::string via;           // "tcx" or "clsact"
+    long filters = -1;         // every clsact filter on the hook, -1 = could not tell
+    std::vector<TcFilter> tcx; // the programs on its tcx chain, first to last
 };
 
 HookState hook_state(int ifindex, TcDir d) {
     HookState h;
-    if (auto q = tc_query(ifindex, d))
-        h.ours = *q;
+    if (auto ids = tcx_query(ifindex, d))
+        for (uint32_t id : *ids) {
+            h.tcx.push_back(tc_program(id));
+            if (!h.ours && h.tcx.back().ours) {
+                h.ours = h.tcx.back();
+                h.via = "tcx";
+            }
+        }
     if (auto n = tc_count_filters(ifindex, d))
         h.filters = long(*n);
+    // The query makes libbpf complain where there is no clsact: ask only where filters are.
+    if (!h.ours && h.filters > 0)
+        if (auto q = tc_query(ifindex, d); q && *q) {
+            h.ours = *q;
+            h.via = "clsact";
+        }
     return h;
 }
 
 nlohmann::ordered_json hook_json(const HookState& h) {
     nlohmann::ordered_json j;
     if (h.ours)
-        j["attached"] = {
-            {"prog_id", h.ours->prog_id}, {"prog_name", h.ours->prog_name}, {"ours", h.ours->ours}};
+        j["attached"] = {{"prog_id", h.ours->prog_id},
+                         {"prog_name", h.ours->prog_name},
+                         {"ours", h.ours->ours},
+                         {"via", h.via}};
     else
         j["attached"] = nullptr;
     j["filters"] = h.filters;
+    auto tcx = nlohmann::ordered_json::array();
+    for (const auto& p : h.tcx)
+        tcx.push_back({{"prog_id", p.prog_id}, {"prog_name", p.prog_name}, {"ours", p.ours}});
+    j["tcx"] = tcx;
     return j;
 }
 
@@ -44,9 +67,14 @@ std::string hook_cell(const HookState& h) {
     std::string s = "-";
     if (h.ours)
         s = (h.ours->ours ? "" : "FOREIGN:") + h.ours->prog_name + "#" +
-            std::to_string(h.ours->prog_id);
+            std::to_string(h.ours->prog_id) + " " + h.via;
+    std::vector<std::string> counts;
+    if (!h.tcx.empty())
+        counts.push_back(std::to_string(h.tcx.size()) + " tcx");
     if (h.filters > 0)
-        s += " (" + std::to_string(h.filters) + " filter" + (h.filters == 1 ? "" : "s") + ")";
+        counts.push_back(std::to_string(h.filters) + " filter" + (h.filters == 1 ? "" : "s"));
+    for (size_t i = 0; i < counts.size(); ++i)
+        s += (i == 0 ? " (" : ", ") + counts[i] + (i + 1 == counts.size() ? ")" : "");
     return s;
 }
 
@@ -58,9 +86,10 @@ int run_list_command(const std::vector<std::string>& args) {
         if (a == "--json") {
             json = true;
         } else if (a == "-h" || a == "--help") {
-            std::puts("usage: traceiface list [--json]\n\nInterfaces of this network namespace "
-                      "and the traceiface tc programs attached\nto each (handle 0x74696600, "
-                      "priority 1), read from the kernel.");
+            std::puts(
+                "usage: traceiface list [--json]\n\nInterfaces of this network namespace "
+                "and the traceiface tc programs attached\nto each (tcx links, or clsact filters "
+                "at handle 0x74696600 priority 1),\nread from the kernel.");
             return 0;
         } else {
             std::fprintf(stderr, "traceiface list: unknown argument \"%s\"\n", a.c_str());
@@ -89,7 +118,7 @@ int run_list_command(const std::vector<std::string>& args) {
 
     auto out = nlohmann::ordered_json::array();
     if (!json)
-        std::printf("%-8s %-16s %-10s %-6s %-15s %-16s %-28s %s\n", "IFINDEX", "IFACE", "KIND",
+        std::printf("%-8s %-16s %-10s %-6s %-15s %-16s %-34s %s\n", "IFINDEX", "IFACE", "KIND",
                     "MTU", "OPERSTATE", "MASTER", "INGRESS", "EGRESS");
     for (const auto& l : *links) {
         HookState in = hook_state(int(l.ifindex), TcDir::ingress);
@@ -107,7 +136,7 @@ int run_list_command(const std::vector<std::string>& args) {
                            {"egress", hook_json(eg)}});
             continue;
         }
-        std::printf("%-8u %-16s %-10s %-6u %-15s %-16s %-28s %s\n", l.ifindex, l.name.c_str(),
+        std::printf("%-8u %-16s %-10s %-6u %-15s %-16s %-34s %s\n", l.ifindex, l.name.c_str(),
                     kind.c_str(), l.mtu, operstate_name(l.operstate).c_str(),
                     master.empty() ? "-" : master.c_str(), hook_cell(in).c_str(),
                     hook_cell(eg).c_str());

@@ -191,6 +191,14 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
              o.bpf_pin_path = std::string(v);
              return Ok{};
          }},
+        {"--bpf.tc-attach",
+         [&](std::string_view v) -> Status {
+             auto a = parse_tc_attach(v);
+             if (!a)
+                 return a.error();
+             o.tc_attach = *a;
+             return Ok{};
+         }},
         {"--tcp.rtt-sample-interval",
          [&](std::string_view v) -> Status {
              auto d = parse_duration_ns("--tcp.rtt-sample-interval", v);
@@ -286,6 +294,9 @@ std::string usage() {
            "  --bpf.pin-path=DIR              pin the counter maps here (bpffs) so counters\n"
            "                                  continue across restarts; \"\" = no pinning\n"
            "                                  (default /sys/fs/bpf/traceiface)\n"
+           "  --bpf.tc-attach=MODE            how the packet counters hook the interfaces:\n"
+           "                                  tcx links (Linux 6.6+), clsact filters, or auto\n"
+           "                                  = tcx where the kernel has it (default auto)\n"
            "  --tcp.rtt-sample-interval=DUR   one RTT sample per TCP flow per DUR it is active\n"
            "                                  in, e.g. 250ms, 1s; 0 = every ACK (default 1s)\n"
            "  --iface.include=REGEX           count packets on interfaces whose whole name\n"

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "result.h"
 #include "span_options.h"
+#include "tc_attach_mode.h"
 
 namespace tif {
 
@@ -27,6 +28,7 @@ struct Options {
     uint64_t ringbuf_flush_interval_ns = 100'000'000; // ring_reader.h DEFAULT_RING_FLUSH_INTERVAL
     uint64_t tcp_rtt_sample_interval_ns = 1'000'000'000; // 0 = no rate limit
     std::string bpf_pin_path = "/sys/fs/bpf/traceiface"; // "" = no pinning (pin_store.h)
+    TcAttach tc_attach = TcAttach::auto_;
     // Interfaces watched by the tc packet counters (regexes match the whole name).
     std::string iface_include = ".*";
     std::string iface_exclude = "lo"; // "" excludes nothing

@@ -12,10 +12,10 @@ bool IfaceFilter::matches(const std::string& name) const {
     return std::regex_match(name, include) && !(exclude && std::regex_match(name, *exclude));
 }
 
-PacketManager::PacketManager(TcStatsProbe& probe, IfaceFilter filter, uint32_t max_ifaces,
-                             Clock::duration grace)
-    : probe_(probe), filter_(std::move(filter)), max_(max_ifaces), slots_(probe.slots(), grace),
-      labels_(probe.slots()) {}
+PacketManager::PacketManager(TcStatsProbe& probe, TcHook hook, IfaceFilter filter,
+                             uint32_t max_ifaces, Clock::duration grace)
+    : probe_(probe), hook_(std::move(hook)), filter_(std::move(filter)), max_(max_ifaces),
+      slots_(probe.slots(), grace), labels_(probe.slots()) {}
 
 PacketManager::~PacketManager() {
     release_all();
@@ -50,14 +50,10 @@ void PacketManager::settle_adopted(const IfaceTable& table) {
     settled_ = true;
     for (const auto& [ifindex, slot] : adopted_) {
         const bool exists = table.find(ifindex) != nullptr;
-        if (exists) {
-            // Still there but no longer ours to watch (filter, cap): the predecessor's filters
-            // would count on into nowhere. Ours = named like ours or a recorded predecessor id.
-            for (TcDir d : kDirs)
-                if (auto q = tc_query(int(ifindex), d); q && *q && (*q)->ours)
-                    (void)tc_detach(int(ifindex), d, (*q)->prog_id);
-            (void)tc_remove_clsact_if_empty(int(ifindex));
-        }
+        // Still there but no longer ours to watch (filter, cap): the predecessor's filters
+        // would count on into nowhere. Ours = named like ours or a recorded predecessor id.
+        if (exists)
+            drop_leftovers(ifindex, false);
         (void)probe_.unbind(ifindex);
         slots_.drop(slot); // zeroed before it is handed out again
         Log::msg(Level::info, "adopted slot freed",
@@ -66,6 +62,13 @@ void PacketManager::settle_adopted(const IfaceTable& table) {
                         {"reason", exists ? "not watched" : "vanished"}});
     }
     adopted_.clear();
+    // The links a predecessor pinned for interfaces we do not watch: vanished ones (their
+    // links went down with the device), filtered out or over the cap (still counting).
+    for (const auto& p : tcx_pins(hook_.pin_dir))
+        if (!watched_.count(p.ifindex))
+            if (auto st = tcx_drop_pin(p.path); !st)
+                Log::msg(Level::warn, "could not remove a predecessor's tcx link",
+                         Fields{{"pin", p.path}, {"error", st.error().message()}});
 }
 
 void PacketManager::set_filter(IfaceFilter filter, const IfaceTable& table) {
@@ -151,7 +154,8 @@ bool PacketManager::watch(const LinkMsg& l) {
     }
     if (!slot)
         return refuse("no counter slot free");
-    Watched w{*slot, {0, 0}, false};
+    Watched w;
+    w.slot = *slot;
     const auto fail = [&](const Error& e) {
         // ENODEV: the device went away while we attached (churn); its DELLINK follows.
         const bool gone = e.err == ENODEV;
@@ -159,11 +163,7 @@ bool PacketManager::watch(const LinkMsg& l) {
             ++attach_failures_;
         Log::msg(gone ? Level::debug : Level::error, "could not watch interface",
                  Fields{{"iface", l.name}, {"ifindex", l.ifindex}, {"error", e.message()}});
-        for (TcDir d : kDirs)
-            if (w.prog_id[int(d)] != 0)
-                (void)tc_detach(int(l.ifindex), d, w.prog_id[int(d)]);
-        if (w.created_qdisc)
-            (void)tc_remove_clsact_if_empty(int(l.ifindex));
+        detach(l.ifindex, w);
         (void)probe_.unbind(l.ifindex);
         slots_.drop(w.slot);
         return false;
@@ -173,27 +173,21 @@ bool PacketManager::watch(const LinkMsg& l) {
             return fail(st.error());
     if (auto st = probe_.bind(l.ifindex, w.slot, max_frame_len(l.type, l.mtu)); !st)
         return fail(st.error());
-    if (auto st = tc_ensure_clsact(int(l.ifindex), w.created_qdisc); !st)
+    if (auto st = attach(l.ifindex, w); !st)
         return fail(st.error());
-    // A clsact holding nothing but our own filters (a crashed predecessor's, or those of an
-    // instance we take over from during a rolling update) is ours to remove later too.
-    if (!w.created_qdisc)
-        w.created_qdisc = tc_only_ours(int(l.ifindex));
-    for (TcDir d : kDirs) {
-        auto id = tc_attach(int(l.ifindex), d, probe_.prog_fd(d));
-        if (!id)
-            return fail(id.error());
-        w.prog_id[int(d)] = *id;
-    }
+    Fields f{{"iface", l.name},
+             {"ifindex", l.ifindex},
+             {"slot", w.slot},
+             {"counters_continued", continued},
+             {"attach", tc_attach_name(hook_.attach)}};
+    if (hook_.attach == TcAttach::tcx)
+        f["took_over_link"] = w.link[0].took_over() || w.link[1].took_over();
+    else
+        f["created_clsact"] = w.created_qdisc;
     labels_[w.slot] = SlotLabels{l.ifindex, l};
-    watched_[l.ifindex] = w;
+    watched_[l.ifindex] = std::move(w);
     refused_.erase(l.ifindex);
-    Log::msg(Level::info, "interface watched",
-             Fields{{"iface", l.name},
-                    {"ifindex", l.ifindex},
-                    {"slot", w.slot},
-                    {"counters_continued", continued},
-                    {"created_clsact", w.created_qdisc}});
+    Log::msg(Level::info, "interface watched", f);
     return true;
 }
 
@@ -201,19 +195,14 @@ void PacketManager::unwatch(uint32_t ifindex, bool device_gone, bool keep_bindin
     auto it = watched_.find(ifindex);
     if (it == watched_.end())
         return;
-    Watched w = it->second;
+    Watched w = std::move(it->second);
     watched_.erase(it);
-    // A vanished device took its qdisc and filters with it; only a live one needs detaching.
-    if (!device_gone) {
-        for (TcDir d : kDirs)
-            if (auto st = tc_detach(int(ifindex), d, w.prog_id[int(d)]); !st)
-                Log::msg(Level::warn, "detach failed",
-                         Fields{{"ifindex", ifindex}, {"error", st.error().message()}});
-        if (w.created_qdisc)
-            if (auto st = tc_remove_clsact_if_empty(int(ifindex)); !st)
-                Log::msg(Level::warn, "clsact removal failed",
-                         Fields{{"ifindex", ifindex}, {"error", st.error().message()}});
-    }
+    // A vanished device took its qdisc, filters and links with it; the links' pins remain.
+    if (!device_gone)
+        detach(ifindex, w);
+    else
+        for (auto& link : w.link)
+            (void)link.detach();
     if (!keep_binding)
         if (auto st = probe_.unbind(ifindex); !st)
             Log::msg(Level::warn, "unbind failed", Fields{{"error", st.error().message()}});

@@ -17,6 +17,7 @@
 #include "iface_table.h"
 #include "slot_allocator.h"
 #include "tc_stats_probe.h"
+#include "tcx_link.h"
 
 namespace tif {
 
@@ -37,6 +38,13 @@ struct IfaceSeries {
     tif_tc_counts dir[2]{}; // by TcDir
 };
 
+// How the tc programs reach the interfaces: tcx links (pinned under pin_dir when it is not "")
+// or clsact filters. Never auto here: the module resolves it against the kernel.
+struct TcHook {
+    TcAttach attach = TcAttach::clsact;
+    std::string pin_dir; // where tcx links are pinned; "" = not pinned
+};
+
 struct PacketSnapshot {
     std::vector<IfaceSeries> ifaces;
     uint64_t watched = 0;
@@ -47,9 +55,9 @@ struct PacketSnapshot {
 class PacketManager {
   public:
     using Clock = SlotAllocator::Clock;
-    PacketManager(TcStatsProbe& probe, IfaceFilter filter, uint32_t max_ifaces,
+    PacketManager(TcStatsProbe& probe, TcHook hook, IfaceFilter filter, uint32_t max_ifaces,
                   Clock::duration grace);
-    ~PacketManager(); // detaches every filter we attached
+    ~PacketManager(); // detaches every link and filter we attached
 
     // From the netlink watcher, on the io_context thread.
     void on_changes(const std::vector<IfaceChange>& changes, const IfaceTable& table);
@@ -69,8 +77,9 @@ class PacketManager {
   private:
     struct Watched {
         uint32_t slot = 0;
-        uint32_t prog_id[2] = {0, 0};
+        uint32_t prog_id[2] = {0, 0}; // clsact: the filters' programs, by TcDir
         bool created_qdisc = false;
+        TcxLink link[2]; // tcx: by TcDir
     };
     struct SlotLabels {
         uint32_t ifindex = 0;
@@ -80,10 +89,14 @@ class PacketManager {
     bool watch(const LinkMsg& l);
     void unwatch(uint32_t ifindex, bool device_gone, bool keep_binding = false);
     void settle_adopted(const IfaceTable& table);
+    Status attach(uint32_t ifindex, Watched& w);     // by hook_.attach
+    void detach(uint32_t ifindex, Watched& w);       // what attach() did, on a live device
+    void drop_leftovers(uint32_t ifindex, bool tcx); // ours, of one attach kind
     void retry_refused(const IfaceTable& table);
     std::string name_of(uint32_t ifindex) const; // master/lower label values
 
     TcStatsProbe& probe_;
+    TcHook hook_;
     IfaceFilter filter_;
     uint32_t max_;
     std::mutex mu_;

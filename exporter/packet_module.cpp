@@ -1,5 +1,6 @@
-// Module "tc_packets": per-interface packet/byte/size/oversize counters from tc clsact,
-// attached to every interface rtnetlink reports that passes --iface.include/--iface.exclude.
+// Module "tc_packets": per-interface packet/byte/size/oversize counters from tc programs
+// (tcx links or clsact filters, --bpf.tc-attach), attached to every interface rtnetlink reports
+// that passes --iface.include/--iface.exclude.
 #include <bpf/bpf.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include "packet_collector.h"
 #include "packet_manager.h"
 #include "tc_stats_probe.h"
+#include "tcx_link.h"
 
 namespace tif {
 
@@ -24,6 +26,20 @@ Result<IfaceFilter> make_filter(const Options& opt) {
         return Error{EINVAL, std::string("compile --iface.include/--iface.exclude: ") + e.what()};
     }
 }
+// --bpf.tc-attach against this kernel: auto takes tcx where there is one.
+Result<TcHook> resolve_hook(const Options& opt, const TcStatsProbe& probe, const PinStore& pins) {
+    TcHook h;
+    const bool tcx = tcx_supported(probe.prog_fd(TcDir::ingress));
+    if (opt.tc_attach == TcAttach::tcx && !tcx)
+        return Error{EOPNOTSUPP, "--bpf.tc-attach=tcx: this kernel has no tcx links (Linux "
+                                 "6.6+); use auto or clsact"};
+    h.attach =
+        opt.tc_attach == TcAttach::auto_ ? (tcx ? TcAttach::tcx : TcAttach::clsact) : opt.tc_attach;
+    if (pins.enabled())
+        h.pin_dir = pins.dir() + "/tc_stats";
+    return h;
+}
+
 uint32_t prog_id_of(int prog_fd) {
     bpf_prog_info info{};
     uint32_t len = sizeof(info);
@@ -63,8 +79,12 @@ Status start_packet_module(DaemonContext& ctx) {
     if (!probe)
         return probe.error();
     std::shared_ptr<TcStatsProbe> p = std::move(*probe);
+    auto hook = resolve_hook(ctx.opt, *p, *ctx.pins);
+    if (!hook)
+        return hook.error();
+    const TcAttach attach = hook->attach;
     auto mgr =
-        std::make_shared<PacketManager>(*p, std::move(*filter), ctx.opt.iface_max,
+        std::make_shared<PacketManager>(*p, std::move(*hook), std::move(*filter), ctx.opt.iface_max,
                                         std::chrono::nanoseconds(ctx.opt.iface_stale_grace_ns));
     if (auto st = adopt_predecessor(*p, *mgr, *ctx.pins); !st)
         return st.error();
@@ -91,14 +111,15 @@ Status start_packet_module(DaemonContext& ctx) {
         mgr->set_filter(std::move(*f), w->table());
         return Ok{};
     });
-    // Stop: detach the filters (no code of ours runs on a stopped exporter's behalf) but keep
-    // the bindings in the pinned slot maps, so a restart continues the counters.
+    // Stop: detach the links and filters (no code of ours runs on a stopped exporter's behalf) but
+    // keep the bindings in the pinned slot maps, so a restart continues the counters.
     ctx.on_stop.push_back([w, mgr, keep = ctx.pins->enabled()] {
         w->stop();
         mgr->release_all(keep);
     });
     Log::msg(Level::info, "probe attached",
              Fields{{"probe", "tc_packets"},
+                    {"attach", tc_attach_name(attach)},
                     {"iface_include", ctx.opt.iface_include},
                     {"iface_exclude", ctx.opt.iface_exclude},
                     {"iface_max", ctx.opt.iface_max}});

@@ -93,9 +93,13 @@ Result<std::optional<TcFilter>> tc_query(int ifindex, TcDir dir) {
         return std::optional<TcFilter>{};
     if (err)
         return os_error(err, "query tc filter at our handle/priority on " + where(ifindex, dir));
-    TcFilter f{o.prog_id, prog_name(o.prog_id), false};
+    return std::optional<TcFilter>{tc_program(o.prog_id)};
+}
+
+TcFilter tc_program(uint32_t prog_id) {
+    TcFilter f{prog_id, prog_name(prog_id), false};
     f.ours = is_our_prog_name(f.prog_name) || is_known_id(f.prog_id);
-    return std::optional<TcFilter>{f};
+    return f;
 }
 
 Status tc_ensure_clsact(int ifindex, bool& created) {

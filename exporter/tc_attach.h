@@ -24,6 +24,8 @@ struct TcFilter {
     bool ours = false;     // prog_name is one of our program names
 };
 Result<std::optional<TcFilter>> tc_query(int ifindex, TcDir dir);
+// A program by id, named and judged like tc_query's (also for tcx chains, tcx_link.h).
+TcFilter tc_program(uint32_t prog_id);
 
 // Creates the clsact qdisc when missing; `created` says whether it was us.
 Status tc_ensure_clsact(int ifindex, bool& created);

@@ -10,7 +10,7 @@ source "$here/lib.sh"
 source "$here/iface_lib.sh"
 
 tif_require_root_bpf
-tif_require_cmd iperf3
+tif_require_cmd iperf3 jq
 cycles=${TIF_CHURN_CYCLES:-200}
 tif_make_netns_pair tifs
 s=$TIF_HOST_IF
@@ -37,11 +37,11 @@ for ((i = 1; i <= cycles; i++)); do
     ip link add "$ka" type veth peer name "$kb"
     ip link set "$ka" up
     ip link set "$kb" up
-    for _ in $(seq 100); do
-        [[ $(iface_our_filters "$ka" egress) == 1 && $(iface_our_filters "$kb" ingress) == 1 ]] && break
+    deadline=$((SECONDS + 3))
+    until [[ $(iface_ours "$ka" egress) == 1 && $(iface_ours "$kb" ingress) == 1 ]]; do
+        ((SECONDS < deadline)) || tif_fail "cycle $i: not attached to $ka and $kb within 2-3 s"
         sleep 0.01
     done
-    [[ $(iface_our_filters "$ka" egress) == 1 ]] || tif_fail "cycle $i: not attached to $ka within 1 s"
     ip link del "$ka"
 done
 echo "$cycles cycles in $((SECONDS - t0)) s"
@@ -54,7 +54,7 @@ ours_after="$(iface_value "$m" traceiface_packets_total "$s" ingress) $(iface_va
 
 iface_wait_metric "$m" "^traceiface_interfaces_watched " "==" 1 10
 for dir in ingress egress; do
-    [[ $(iface_our_filters "$s" "$dir") == 1 ]] || tif_fail "$s $dir: $(iface_our_filters "$s" "$dir") filters of ours"
+    [[ $(iface_ours "$s" "$dir") == 1 ]] || tif_fail "$s $dir: $(iface_ours "$s" "$dir") programs of ours"
 done
 # 2 s grace, then the churned names are gone from /metrics.
 iface_wait_metric "$m" "^traceiface_[a-z_]+\\{iface=\"($ka|$kb)\"" "==" 0 8

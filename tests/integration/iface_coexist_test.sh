@@ -3,6 +3,8 @@
 # ours on one we did) survive our attach and our detach; our clsact goes only when empty; a
 # restart after SIGKILL replaces the predecessor's filters instead of doubling them; a foreign
 # program never gets replaced. `traceiface list` (table and --json) shows our attachments.
+# All of it through clsact filters (--bpf.tc-attach=clsact, what kernels before 6.6 get);
+# iface_tcx_test.sh is the same for tcx links.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
@@ -25,7 +27,7 @@ tc filter add dev "$a" ingress prio 1 handle 0x1 bpf bytecode "$accept"
 tc filter add dev "$a" egress prio 3 handle 0x1 bpf bytecode "$accept"
 
 port=$(tif_free_port)
-iface_start_exporter "$port"
+iface_start_exporter "$port" --bpf.tc-attach=clsact
 metrics="$TIF_EXPORTER_URL/metrics"
 iface_wait_metric "$metrics" "^traceiface_interfaces_watched " "==" 3 10
 tc filter add dev "$b" ingress prio 5 handle 0x1 bpf bytecode "$accept"
@@ -64,7 +66,7 @@ old_ids=$(iface_prog_ids "$TIF_EXPORTER_PID" | tr '\n' ' ')
 kill -KILL "$TIF_EXPORTER_PID"
 { wait "$TIF_EXPORTER_PID"; } 2>/dev/null || true
 check_once
-iface_start_exporter "$port"
+iface_start_exporter "$port" --bpf.tc-attach=clsact
 iface_wait_metric "$metrics" "^traceiface_interfaces_watched " "==" 3 10
 check_once
 new_ids=$(iface_prog_ids "$TIF_EXPORTER_PID" | tr '\n' ' ')

@@ -52,6 +52,34 @@ iface_foreign_filters() {
     tc filter show dev "$1" "$2" 2>/dev/null | grep ' handle ' | grep -vc "handle $IFACE_HANDLE " || true
 }
 
+# iface_hook DEV DIR: one hook as `traceiface list --json` reads it from the kernel:
+# {attached: {prog_id, prog_name, ours, via}|null, filters: N, tcx: [{prog_id, prog_name, ours}]}.
+iface_hook() {
+    "$TIF_BUILD_DIR/traceiface" list --json |
+        jq -c --arg dev "$1" --arg dir "$2" '.[] | select(.iface == $dev) | .[$dir]'
+}
+
+# iface_ours DEV DIR: how many programs of ours run on the hook, tcx links and clsact filters
+# at our handle together (more than one would count every packet twice).
+iface_ours() {
+    local links
+    links=$(iface_hook "$1" "$2" | jq '[.tcx[] | select(.ours)] | length')
+    echo $((${links:-0} + $(iface_our_filters "$1" "$2")))
+}
+
+# iface_foreign DEV DIR: programs on the hook that are not ours (tcx links and filters).
+iface_foreign() {
+    local links
+    links=$(iface_hook "$1" "$2" | jq '[.tcx[] | select(.ours | not)] | length')
+    echo $((${links:-0} + $(iface_foreign_filters "$1" "$2")))
+}
+
+# iface_attach_mode: the attach kind the running exporter logged (tcx or clsact).
+iface_attach_mode() {
+    grep -o '"probe":"tc_packets","attach":"[a-z]*"' "$TIF_TMP/exporter.out" | tail -1 |
+        sed 's/.*"attach":"\([a-z]*\)"/\1/'
+}
+
 # iface_prog_ids PID: ids of the BPF programs a process holds.
 iface_prog_ids() {
     grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u

@@ -2,15 +2,17 @@
 # Least privilege: the exporter runs as an unprivileged user holding only CAP_BPF, CAP_PERFMON
 # and CAP_NET_ADMIN, starts every probe, then keeps only CAP_NET_ADMIN (every thread), counts
 # real retransmits, and watches an interface that appears after the drop. Killed with SIGKILL,
-# a successor (same user, same pin directory) takes the filters over in place without
-# CAP_SYS_ADMIN (by the program ids recorded in the pin directory).
+# a successor (same user, same pin directory) takes the tc programs over in place without
+# CAP_SYS_ADMIN: the pinned tcx links (bpf_link_update), or the clsact filters (known by the
+# program ids recorded in the pin directory) on kernels without tcx.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 source "$here/retransmit_lib.sh"
+source "$here/iface_lib.sh"
 
 tif_require_root_bpf
-tif_require_cmd setpriv
+tif_require_cmd setpriv jq
 tif_make_netns_pair tlp
 first_if=$TIF_HOST_IF first_ns=$TIF_NS first_ip=$TIF_NS_IP
 tif_tbf "$first_if"
@@ -78,7 +80,7 @@ tif_assert_cmp "$(tif_metric_sum "$url/metrics" \
     "traceiface_packets_total\\{[^}]*iface=\"$TIF_HOST_IF\"[^}]*direction=\"egress\"")" ">=" 3 \
     "packets on $TIF_HOST_IF, created after the capabilities were dropped"
 
-# SIGKILL, then the same unprivileged user again: one filter per hook, the successor's.
+# SIGKILL, then the same unprivileged user again: one program of ours per hook, the successor's.
 before=$(tif_metric_sum "$url/metrics" \
     "traceiface_packets_total\\{[^}]*iface=\"$TIF_HOST_IF\"[^}]*direction=\"egress\"")
 kill -KILL "$TIF_EXPORTER_PID"
@@ -86,10 +88,16 @@ wait "$TIF_EXPORTER_PID" 2>/dev/null || true
 start_unprivileged
 for dev in "$first_if" "$TIF_HOST_IF"; do
     for d in ingress egress; do
-        n=$(tc filter show dev "$dev" "$d" | grep -c ' handle ' || true)
-        tif_assert_cmp "$n" "==" 1 "filters on $dev $d after an unprivileged restart"
+        tif_assert_cmp "$(iface_ours "$dev" "$d")" "==" 1 \
+            "our programs on $dev $d after an unprivileged restart"
+        tif_assert_cmp "$(iface_foreign "$dev" "$d")" "==" 0 \
+            "other programs on $dev $d after an unprivileged restart"
     done
 done
+if [[ $(iface_attach_mode) == tcx ]]; then
+    [[ $(grep -c '"msg":"interface watched".*"took_over_link":true' "$TIF_TMP/exporter.out") == 2 ]] ||
+        tif_fail "the unprivileged successor did not take both interfaces' pinned links over"
+fi
 grep -q '"msg":"could not watch interface"' "$TIF_TMP/exporter.out" &&
     tif_fail "successor refused an interface: $(grep -m1 'could not watch' "$TIF_TMP/exporter.out")"
 tif_assert_cmp "$(tif_metric_sum "$url/metrics" "^traceiface_interfaces_watched ")" "==" 2 \

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Restarts with pinned maps (a private --bpf.pin-path): an exporter killed with SIGKILL leaves
-# its pins and exactly one tc filter per direction (its tracepoint programs die with it); the
-# next instance adopts the maps, takes the filters over in place (never two) and its counters
-# continue: across the whole window, killed or not, they equal the kernel's own device
-# statistics within 1%. SIGTERM detaches but keeps the pins; a changed layout (--iface.max)
-# replaces them; `traceiface cleanup` then leaves no pin, filter, qdisc or program behind.
+# its pins and exactly one tc program per direction (a pinned tcx link, or a clsact filter;
+# its tracepoint programs die with it); the next instance adopts the maps, takes the links or
+# filters over in place (never two) and its counters continue: across the whole window,
+# killed or not, they equal the kernel's own device statistics within 1%. SIGTERM detaches but
+# keeps the map pins; a changed layout (--iface.max) replaces them; `traceiface cleanup` then
+# leaves no pin, link, filter, qdisc or program behind. TIF_TC_ATTACH picks --bpf.tc-attach
+# (default auto: tcx where the kernel has it).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
@@ -16,25 +18,36 @@ tif_make_netns_pair tifr
 dev=$TIF_HOST_IF
 pin=/sys/fs/bpf/tif-test-$$
 tif_cleanup_push "rm -rf '$pin'"
+mode=${TIF_TC_ATTACH:-auto}
+ifindex=$(cat "/sys/class/net/$dev/ifindex")
 
 start() { # start PORT [ARGS...]: an exporter on this test's device and pin directory
     local port=$1
     shift
-    iface_start_exporter "$port" --bpf.pin-path="$pin" "$@"
+    iface_start_exporter "$port" --bpf.pin-path="$pin" --bpf.tc-attach="$mode" "$@"
     metrics="$TIF_EXPORTER_URL/metrics"
     iface_wait_metric "$metrics" "^traceiface_interfaces_watched " "==" 1 10
 }
 ours() { iface_value "$metrics" traceiface_packets_total "$dev" "$1"; }
 outcome() { tif_metric_sum "$metrics" "^traceiface_bpf_pinned_maps\\{object=\"$1\",outcome=\"$2\"\\}"; }
-# The program id each hook's filter runs (bpftool's view of tc on the device).
-filter_prog() { bpftool net show dev "$dev" -j | jq -r ".[0].tc[] | select(.kind == \"clsact/$1\") | .id"; }
+# The program id our link or filter on a hook runs, checked to be of the kind the exporter
+# logged (the kernel's view, through `traceiface list --json`).
+filter_prog() {
+    local h
+    h=$(iface_hook "$dev" "$1")
+    [[ $(jq -r '.attached.via // empty' <<<"$h") == "$kind" ]] ||
+        tif_fail "$dev $1: want our program through $kind: $h"
+    jq -r '.attached.prog_id' <<<"$h"
+}
 assert_one_filter_each() {
     local d
     for d in ingress egress; do
-        tif_assert_cmp "$(iface_our_filters "$dev" "$d")" "==" 1 "$1: our filters on $dev $d"
-        tif_assert_cmp "$(iface_foreign_filters "$dev" "$d")" "==" 0 "$1: other filters on $dev $d"
+        tif_assert_cmp "$(iface_ours "$dev" "$d")" "==" 1 "$1: our programs on $dev $d"
+        tif_assert_cmp "$(iface_foreign "$dev" "$d")" "==" 0 "$1: other programs on $dev $d"
     done
 }
+# tcx: the links a killed instance leaves are pinned next to its maps.
+link_pins() { find "$pin/tc_stats" -name "tcx_${ifindex}_*" 2>/dev/null | wc -l; }
 # Program ids of an exporter, split into its tc programs and the rest.
 prog_ids() { # prog_ids PID tc|other
     local id name
@@ -51,6 +64,9 @@ kill9() {
 
 # --- 1: first instance, traffic, SIGKILL ---------------------------------------------------
 start "$(tif_free_port)"
+kind=$(iface_attach_mode)
+[[ $mode == auto || $kind == "$mode" ]] || tif_fail "--bpf.tc-attach=$mode, but the exporter logged '$kind'"
+echo "attached through $kind"
 tif_assert_cmp "$(outcome tc_stats created)" "==" 1 "first start creates the pins"
 sys0_rx=$(iface_sys "$dev" rx_packets) sys0_tx=$(iface_sys "$dev" tx_packets)
 our0_rx=$(ours ingress) our0_tx=$(ours egress)
@@ -66,6 +82,9 @@ for f in tc_stats/tc_counts tc_stats/tc_slots tc_stats/tc_slot_direct tc_stats/p
     [[ -e $pin/$f ]] || tif_fail "after SIGKILL: $pin/$f is not pinned"
 done
 assert_one_filter_each "after SIGKILL"
+if [[ $kind == tcx ]]; then
+    tif_assert_cmp "$(link_pins)" "==" 2 "after SIGKILL: pinned tcx links"
+fi
 for d in ingress egress; do
     grep -qx "$(filter_prog "$d")" <<<"$tc1" || tif_fail "after SIGKILL: $d filter is not the killed instance's"
 done
@@ -81,6 +100,10 @@ tif_assert_cmp "$(outcome tcp_retransmit adopted)" "==" 1 "second start adopts t
 grep -q '"msg":"interface watched".*"counters_continued":true' "$TIF_TMP/exporter.out" ||
     tif_fail "no 'interface watched' line with counters_continued"
 assert_one_filter_each "after the restart"
+if [[ $kind == tcx ]]; then
+    grep -q '"msg":"interface watched".*"took_over_link":true' "$TIF_TMP/exporter.out" ||
+        tif_fail "the successor did not take the pinned links over"
+fi
 tc2=$(prog_ids "$TIF_EXPORTER_PID" tc)
 for d in ingress egress; do
     grep -qx "$(filter_prog "$d")" <<<"$tc2" || tif_fail "after the restart: $d filter is not the new instance's"
@@ -116,8 +139,9 @@ rc=0
 wait "$TIF_EXPORTER_PID" || rc=$?
 tif_assert_cmp "$rc" "==" 0 "exit code on SIGTERM"
 for d in ingress egress; do
-    tif_assert_cmp "$(iface_our_filters "$dev" "$d")" "==" 0 "after SIGTERM: filters on $d"
+    tif_assert_cmp "$(iface_ours "$dev" "$d")" "==" 0 "after SIGTERM: our programs on $d"
 done
+tif_assert_cmp "$(link_pins)" "==" 0 "after SIGTERM: link pins"
 for id in $all2; do iface_wait_prog_gone "$id"; done
 [[ -e $pin/tc_stats/tc_counts ]] || tif_fail "SIGTERM removed the pins"
 
@@ -135,8 +159,12 @@ assert_one_filter_each "before cleanup"
 cat "$TIF_TMP/cleanup.out"
 [[ ! -e $pin ]] || tif_fail "cleanup left $pin: $(ls -R "$pin")"
 for d in ingress egress; do
-    tif_assert_cmp "$(iface_our_filters "$dev" "$d")" "==" 0 "after cleanup: filters on $d"
+    tif_assert_cmp "$(iface_ours "$dev" "$d")" "==" 0 "after cleanup: our programs on $d"
 done
+if [[ $kind == tcx ]]; then
+    tif_assert_cmp "$(grep -c '^removed tcx link ' "$TIF_TMP/cleanup.out" || true)" "==" 2 \
+        "cleanup names the two links it removed"
+fi
 tc qdisc show dev "$dev" | grep -q clsact && tif_fail "cleanup left the clsact qdisc on $dev"
 for id in $all3; do iface_wait_prog_gone "$id"; done
 echo "PASS: SIGKILL -> adopted (no duplicate filter, counters continued within 1% of the kernel);" \

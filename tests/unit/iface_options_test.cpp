@@ -35,3 +35,24 @@ TEST_CASE("bad --iface.* values name the flag") {
         CHECK(o.error().what.find(args[0].substr(0, args[0].find('='))) != std::string::npos);
     }
 }
+
+TEST_CASE("--bpf.tc-attach: auto by default, tcx or clsact on request, nothing else") {
+    auto o = parse_options({});
+    REQUIRE(o);
+    CHECK(o->tc_attach == TcAttach::auto_);
+    for (auto [arg, want] : {std::pair{"--bpf.tc-attach=tcx", TcAttach::tcx},
+                             std::pair{"--bpf.tc-attach=clsact", TcAttach::clsact},
+                             std::pair{"--bpf.tc-attach=auto", TcAttach::auto_}}) {
+        CAPTURE(arg);
+        auto p = parse_options({arg});
+        REQUIRE(p);
+        CHECK(p->tc_attach == want);
+    }
+    for (const char* bad : {"--bpf.tc-attach=TCX", "--bpf.tc-attach=", "--bpf.tc-attach=ingress"}) {
+        CAPTURE(bad);
+        auto p = parse_options({bad});
+        REQUIRE_FALSE(p);
+        CHECK(p.error().what.find("--bpf.tc-attach") != std::string::npos);
+        CHECK(p.error().what.find("auto, tcx, clsact") != std::string::npos);
+    }
+}

@@ -65,6 +65,9 @@ check_console() {
         echo "$metrics" >&2
     fi
     tif_assert_cmp "$pk" -gt 0 "$suite: the tc programs counted no packet on lo"
+    # No tcx before 6.6: --bpf.tc-attach=auto must have fallen back to clsact filters.
+    sed -n '/^TIF-LOG-BEGIN/,/^TIF-LOG-END/p' "$log" | grep -q '"probe":"tc_packets","attach":"clsact"' ||
+        tif_fail "$suite: the tc programs were not attached through clsact"
     tif_assert_cmp "$conn" -gt 0 "$suite: no connect-latency sample of the guest's connects"
     tif_assert_cmp "$rtt" -gt 0 "$suite: no RTT sample of the guest's flows"
     local rc

@@ -63,7 +63,8 @@ node "$here/check_chart.js" "$tmp" || exit 1
 
 # The config file the chart ships must be one the exporter accepts, where this build can say.
 bin=$build/traceiface
-if [[ -x $bin ]] && "$bin" --help 2>&1 | grep -q check-config; then
+# (The help is read whole: under pipefail, `| grep -q` can kill it with SIGPIPE.)
+if [[ -x $bin && $("$bin" --help 2>&1 || true) == *check-config* ]]; then
     for s in default full privileged; do
         node -e '
             const y = require(process.argv[1] + "/js-yaml");

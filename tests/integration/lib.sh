@@ -205,21 +205,24 @@ tif_wait_http() {
 tif_start_exporter() {
     local port=${1:?usage: tif_start_exporter PORT [ARGS...]}
     shift
+    # The flags this build knows (an older build, as the bench's A/B runs, may lack some). Read
+    # whole, not piped into `grep -q`: under pipefail, grep quitting at the first match makes
+    # the exporter's help die of SIGPIPE and the test would silently run without the flag.
+    local help
+    help=$("$TIF_BUILD_DIR/traceiface" --help 2>&1 || true)
     # A private span socket: exporters of parallel tests must not share the default path.
     local -a span=()
-    "$TIF_BUILD_DIR/traceiface" --help 2>&1 | grep -q -- --span.socket &&
-        span=(--span.socket="$TIF_TMP/span.sock")
+    [[ $help == *--span.socket* ]] && span=(--span.socket="$TIF_TMP/span.sock")
     # tc programs only on this test's own device (or none), never on the machine's interfaces
     # or a parallel test's, unless the test chooses (a flag or a config file).
-    if [[ " $* " != *" --iface.include"* && " $* " != *" --config.file"* ]] &&
-        "$TIF_BUILD_DIR/traceiface" --help 2>&1 | grep -q -- --iface.include; then
+    if [[ " $* " != *" --iface.include"* && " $* " != *" --config.file"* &&
+        $help == *--iface.include* ]]; then
         span+=(--iface.include="^${TIF_HOST_IF:-}$")
     fi
     # Pinned maps in a private directory per exporter, removed at exit: a test must never adopt
     # another test's (or an earlier exporter's) counters. A test that restarts on purpose
     # passes its own --bpf.pin-path.
-    if [[ " $* " != *" --bpf.pin-path"* ]] &&
-        "$TIF_BUILD_DIR/traceiface" --help 2>&1 | grep -q -- --bpf.pin-path; then
+    if [[ " $* " != *" --bpf.pin-path"* && $help == *--bpf.pin-path* ]]; then
         TIF_PIN_SEQ=$((${TIF_PIN_SEQ:-0} + 1))
         span+=(--bpf.pin-path="/sys/fs/bpf/tif-test-$$-$TIF_PIN_SEQ")
         tif_cleanup_push "rm -rf '/sys/fs/bpf/tif-test-$$-$TIF_PIN_SEQ'"

@@ -23,10 +23,8 @@ tif_make_netns_pair tsp
 tif_tbf "$TIF_HOST_IF"
 args=(--span.socket="$sock" --span.socket-mode=0666 --span.max-clients=16
     --span.client-rate=200 --span.ttl=30s)
-# Keep the tc packet counters (if this build has them) to our own device.
-if "$TIF_BUILD_DIR/traceiface" --help 2>&1 | grep -q -- --iface.include; then
-    args+=(--iface.include="$TIF_HOST_IF")
-fi
+# Keep the tc packet counters to our own device.
+args+=(--iface.include="$TIF_HOST_IF")
 port=$(tif_free_port)
 tif_start_exporter "$port" "${args[@]}"
 metrics=$TIF_EXPORTER_URL/metrics
@@ -85,7 +83,8 @@ grep -q "^traceiface_tcp_retransmit_segments_total{iface=\"$TIF_HOST_IF\",.*# {t
     <<<"$om" || tif_fail "no exemplar with trace_id $trace on $TIF_HOST_IF"
 grep -q "^traceiface_tcp_rtt_seconds_bucket{iface=\"$TIF_HOST_IF\",le=\"[^\"]*\"} [0-9.e+]* # {trace_id=\"$trace\"" \
     <<<"$om" || tif_fail "no RTT-bucket exemplar with trace_id $trace on $TIF_HOST_IF"
-curl -sf "$metrics" | grep -q ' # {' && tif_fail "the classic text format grew exemplars"
+classic=$(curl -sf "$metrics") || tif_fail "/metrics failed"
+[[ $classic == *' # {'* ]] && tif_fail "the classic text format grew exemplars"
 
 deadline=$((SECONDS + 30))
 q="traceiface_tcp_retransmit_segments_total{iface=\"$TIF_HOST_IF\"}"

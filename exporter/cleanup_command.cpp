@@ -24,9 +24,9 @@ const char* kUsage =
     "usage: traceiface cleanup [--bpf.pin-path=DIR] [--all-filters]\n\n"
     "Removes the tcx links and tc filters of the traceiface instances that used DIR\n"
     "(default /sys/fs/bpf/traceiface), the clsact qdiscs that leaves empty, and DIR with its\n"
-    "pinned counter maps. --all-filters: also every tc filter at traceiface's handle/priority "
-    "whose\n"
-    "program is named tif_tc_* (instances that ran without pinning). Stop the daemon first.\n";
+    "pinned counter maps. --all-filters: also every tc filter at traceiface's\n"
+    "handle/priority whose program is named tif_tc_* (instances that ran without pinning).\n"
+    "Stop the daemon first.\n";
 
 // The program ids recorded in DIR/tc_stats/prog_ids (see PinStore::swap_prog_ids).
 std::set<uint32_t> recorded_ids(const std::string& dir) {

@@ -16,6 +16,7 @@
 
 #include "iface_table.h"
 #include "slot_allocator.h"
+#include "tc_attach_mode.h"
 #include "tc_stats_probe.h"
 #include "tcx_link.h"
 

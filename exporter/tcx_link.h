@@ -16,7 +16,6 @@
 #include "bpf_raii.h"
 #include "result.h"
 #include "tc_attach.h"
-#include "tc_attach_mode.h"
 
 namespace tif {
 

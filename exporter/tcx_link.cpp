@@ -64,8 +64,8 @@ Result<TcxLink> TcxLink::attach(int ifindex, TcDir dir, int prog_fd, const std::
                 l.took_over_ = true;
                 return l;
             }
-            (void)bpf_link_detach(old.get());
-            ::unlink(pin.c_str());
+            old.reset();
+            (void)tcx_drop_pin(pin);
         }
     }
     LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = kBefore);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Cost of traceiface on the packet path: iperf3 over a veth pair into a netns, alternating, in
-# the same run, between modes:
+# Cost of traceiface on the packet path: iperf3 over a veth pair into a netns, on one CPU
+# (TIF_BENCH_CPU, default 0; "" = unpinned), alternating, in the same run, between "off" and
+# each other mode in turn (off A off B off ...; a run's ratio is to the two offs around it):
 #   off        nothing attached (the reference of every throughput ratio)
 #   empty      empty programs on the very hooks traceiface uses (bench/overhead_baseline.bpf.c:
 #              tc clsact ingress/egress on the veth, tp_btf tcp_probe, inet_sock_set_state,
@@ -40,6 +41,7 @@
 #      TIF_BENCH_PROFILE_ROUNDS: runs profiled per workload and mode (default 3).
 #      TIF_BENCH_ALT_BUILD_DIR: another build (say, before a change) whose exporter runs as
 #      mode `alt` with the settings of `sampled`, side by side in the same run.
+#      TIF_BENCH_CPU: the CPU every workload runs on (default 0; "" = any CPU).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../tests/integration/lib.sh"
@@ -47,6 +49,13 @@ source "$here/../tests/integration/lib.sh"
 ROUNDS=${1:-3}
 SECS=${2:-5}
 PROFILE_ROUNDS=${TIF_BENCH_PROFILE_ROUNDS:-3}
+# Every workload's sender and receiver on one CPU (and with them the softirqs that carry the
+# veth's packets): a single saturated CPU, whose throughput moves by ~1-2% between runs here,
+# where unpinned runs spread over both CPUs jump between two levels ~25% apart. The hooks run on
+# that CPU; the exporter's own threads may use the other one.
+CPU=${TIF_BENCH_CPU-0}
+PIN=()
+[[ -n $CPU ]] && PIN=(taskset -c "$CPU")
 read -r -a MODES <<<"${TIF_BENCH_MODES:-off empty sampled every_ack bpftrace}"
 read -r -a WORKLOADS <<<"${TIF_BENCH_WORKLOADS:-bulk small connect lossy}"
 PROFILED=()
@@ -78,7 +87,7 @@ tif_cleanup_push "sysctl -qw kernel.bpf_stats_enabled=$old_stats"
 tif_make_netns_pair tfb
 tif_iperf_server "$TIF_NS" "$TIF_NS_IP"
 CHURN_PORT=5300
-ip netns exec "$TIF_NS" "$churn_bin" server "$TIF_NS_IP" "$CHURN_PORT" >"$TIF_TMP/churn.out" 2>&1 &
+ip netns exec "$TIF_NS" "${PIN[@]}" "$churn_bin" server "$TIF_NS_IP" "$CHURN_PORT" >"$TIF_TMP/churn.out" 2>&1 &
 tif_cleanup_push "kill $! 2>/dev/null || true"
 for ((i = 0; i < 50; i++)); do
     grep -q '^listening' "$TIF_TMP/churn.out" && break
@@ -118,7 +127,7 @@ workload_once() {
     local -a args=()
     case $1 in
     connect)
-        "$churn_bin" client "$TIF_NS_IP" "$CHURN_PORT" "$SECS" 2
+        "${PIN[@]}" "$churn_bin" client "$TIF_NS_IP" "$CHURN_PORT" "$SECS" 2
         return
         ;;
     small) args=(-P 8 -N -l 256) ;;
@@ -128,6 +137,9 @@ workload_once() {
         ;;
     esac
     local out rc=0
+    # -A: the client and (at the client's request) the server on the bench CPU. Not lossy:
+    # on one CPU its BBR streams pace to the tbf's rate and hardly overflow it.
+    [[ -n $CPU && $1 != lossy ]] && args+=(-A "$CPU,$CPU")
     out=$(iperf3 -c "$TIF_NS_IP" -t "$SECS" "${args[@]}" -J 2>/dev/null) || rc=$?
     [[ $1 == lossy ]] && tc qdisc del dev "$TIF_HOST_IF" root
     ((rc == 0)) || return $rc
@@ -204,39 +216,70 @@ collect_prog_stats() {
     done
 }
 
-# The modes in the order round $1 runs them: one position further each round.
+# Modes $2... in the order round $1 runs them: one position further each round.
 modes_of_round() {
-    local i
-    for ((i = 0; i < ${#MODES[@]}; i++)); do
-        printf '%s ' "${MODES[$(((i + $1 - 1) % ${#MODES[@]}))]}"
+    local r=$1 i
+    shift
+    for ((i = 0; i < $#; i++)); do
+        local k=$(((i + r - 1) % $# + 1))
+        printf '%s ' "${!k}"
     done
     echo
 }
 
-# Rounds 1..ROUNDS: throughput, bpf_stats off. Round ROUNDS+1: run times, bpf_stats on.
-# Each round starts the modes at the next position, so no mode always runs first or right after
-# another one: drift within a round (the machine's, or a workload warming up) spreads evenly.
+# One run of workload $1 under mode $2 in round $3 (0: the bpf_stats round); prints its
+# figure, and leaves it in $v.
+run_mode() {
+    local w=$1 mode=$2 r=$3
+    attach_mode "$mode"
+    v=$(workload_once "$w") || tif_fail "workload failed ($w, $mode)"
+    ((r == 0)) || bps[$w/$mode]+=" $v"
+    if [[ -n $attached_pid ]]; then
+        ((r > 0)) || collect_prog_stats "$w/$mode"
+        tif_kill_wait "$attached_pid" 5
+    fi
+    printf '%-8s %-7s %-9s %8.0f %s\n' "$( ((r == 0)) && echo stats || echo "round $r")" \
+        "$w" "$mode" "$(in_unit "$w" "$v")" "$(unit_of "$w")"
+}
+
+# Rounds 1..ROUNDS: throughput, bpf_stats off. Every mode's run sits between two runs of off
+# (off A off B off C ...), and its ratio is to the mean of those two: this machine's
+# throughput jumps between levels within seconds, and a reference a few runs away is often
+# on the other level (by_round: the run, bracket: the mean of its two offs). The middle offs
+# against their own neighbours give the "off" row: the noise floor of this pairing. Each
+# round starts the modes one position further, so no mode always runs first.
+# Round ROUNDS+1: run times, bpf_stats on, no off runs.
+declare -A bracket
+off_null=() # per workload: "w ratio" of every middle off to its neighbours
+others=()
+for m in "${MODES[@]}"; do [[ $m == off ]] || others+=("$m"); done
 for ((r = 1; r <= ROUNDS + 1; r++)); do
     stats=0
     ((r > ROUNDS)) && stats=1
     sysctl -qw kernel.bpf_stats_enabled=$stats
-    read -r -a order < <(modes_of_round "$r")
+    read -r -a order < <(modes_of_round "$r" "${others[@]}")
     for w in "${WORKLOADS[@]}"; do
-        ((stats)) || ! stats_only "$w" || continue
+        if ((stats)); then
+            for mode in "${order[@]}"; do run_mode "$w" "$mode" 0; done
+            continue
+        fi
+        stats_only "$w" && continue
+        offs=()
+        if [[ " ${MODES[*]} " == *" off "* ]]; then
+            run_mode "$w" off "$r"
+            offs+=("$v")
+        fi
         for mode in "${order[@]}"; do
-            [[ $stats == 1 && $mode == off ]] && continue
-            attach_mode "$mode"
-            v=$(workload_once "$w") || tif_fail "workload failed ($w, $mode)"
-            if ((stats == 0)); then
-                bps[$w/$mode]+=" $v"
-                by_round[$w/$mode/$r]=$v
-            fi
-            if [[ -n $attached_pid ]]; then
-                ((stats == 0)) || collect_prog_stats "$w/$mode"
-                tif_kill_wait "$attached_pid" 5
-            fi
-            printf '%-8s %-7s %-9s %8.0f %s\n' "$( ((stats)) && echo stats || echo "round $r")" \
-                "$w" "$mode" "$(in_unit "$w" "$v")" "$(unit_of "$w")"
+            run_mode "$w" "$mode" "$r"
+            by_round[$w/$mode/$r]=$v
+            ((${#offs[@]})) || continue
+            run_mode "$w" off "$r"
+            offs+=("$v")
+            bracket[$w/$mode/$r]=$(awk -v a="${offs[-2]}" -v b="$v" 'BEGIN { print (a + b) / 2 }')
+        done
+        for ((i = 1; i + 1 < ${#offs[@]}; i++)); do
+            off_null+=("$w $(awk -v a="${offs[i - 1]}" -v m="${offs[i]}" -v b="${offs[i + 1]}" \
+                'BEGIN { if (a + b > 0) printf "%.5f", 2 * m / (a + b) }')")
         done
     done
 done
@@ -269,7 +312,7 @@ pooled_profile() {
 sysctl -qw kernel.bpf_stats_enabled=0
 for ((r = 1; r <= PROFILE_ROUNDS; r++)); do
     for w in "${PROFILED[@]}"; do
-        for mode in $(modes_of_round "$r"); do
+        for mode in $(modes_of_round "$r" "${MODES[@]}"); do
             attach_mode "$mode"
             profile_once "$w" "$mode"
             [[ -n $attached_pid ]] && tif_kill_wait "$attached_pid" 5
@@ -284,90 +327,5 @@ for w in "${PROFILED[@]}"; do
     done
 done
 
-# Median of the arguments: one run disturbed by the rest of a shared machine (either way)
-# does not move it, where it would move a mean.
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-# "q1 median q3" of the arguments (linear interpolation between order statistics).
-quartiles() {
-    printf '%s\n' "$@" | sort -g | awk '
-        function q(p,   h, l) { h = 1 + (n - 1) * p; l = int(h); return (l >= n) ? v[n] : v[l] + (h - l) * (v[l + 1] - v[l]) }
-        NF { v[++n] = $1 }
-        END { if (n) printf "%.3f %.3f %.3f\n", q(0.25), q(0.5), q(0.75); else print "- - -" }'
-}
-
-# Workload $1: mode $2's figure over mode $3's in the same round, for every round. Pairing
-# within a round cancels what changes between rounds (this machine swings by 5-10% from one
-# minute to the next); the spread of these ratios is what the median of them can be trusted to.
-round_ratios() {
-    local r a b
-    for ((r = 1; r <= ROUNDS; r++)); do
-        a=${by_round[$1/$2/$r]:-} b=${by_round[$1/$3/$r]:-}
-        [[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.5f\n", a / b }'
-    done
-}
-
-avg_ns() { # workload/mode/prog -> average ns, or "-" when it never ran
-    local ns=${prog_ns[$1]:-0} cnt=${prog_cnt[$1]:-0}
-    ((cnt > 0)) || {
-        echo -
-        return
-    }
-    awk -v a="$ns" -v b="$cnt" 'BEGIN { printf "%.0f", a / b }'
-}
-
-echo
-echo "kernel $(uname -r), $(nproc) CPUs, $ROUNDS rounds of ${SECS}s per workload over a veth" \
-    "(bpf_stats off); run times from one more round with kernel.bpf_stats_enabled=1"
-echo "bulk: 1 iperf3 stream, 128 KiB writes; small: 8 streams, 256 B writes, TCP_NODELAY;" \
-    "connect: 2 threads of connect + RST; lossy (run times only): 8 BBR streams into a 1 Gbit/s tbf"
-[[ -n $bpftrace_skip ]] && echo "bpftrace mode skipped: $bpftrace_skip"
-echo "tc programs attached through: traceiface ${ours_attach:-?}, empty programs ${empty_attach:-?}"
-# ours / empty compares programs only while both sit behind the same kernel dispatch.
-[[ -z ${ours_attach:-} || -z ${empty_attach:-} || $ours_attach == "$empty_attach" ]] ||
-    tif_fail "traceiface attached through $ours_attach, the empty programs through $empty_attach"
-for w in "${WORKLOADS[@]}"; do
-    echo
-    if stats_only "$w"; then
-        printf '%-7s %-9s %10s %8s   (run times only)\n' "$w" mode - -
-    else
-        # ratio: median of the per-round ratios to off, with their quartiles; /empty: the same
-        # against the empty programs (what our code costs beyond the hooks' own dispatch).
-        printf '%-7s %-9s %10s %8s %13s %8s   (%d rounds)\n' "$w" mode "$(unit_of "$w")" ratio \
-            quartiles /empty "$ROUNDS"
-        for mode in "${MODES[@]}"; do
-            read -r q1 q2 q3 < <(quartiles $(round_ratios "$w" "$mode" off))
-            vs_empty=-
-            if [[ $mode != off && $mode != empty && " ${MODES[*]} " == *" empty "* ]]; then
-                read -r _ vs_empty _ < <(quartiles $(round_ratios "$w" "$mode" empty))
-            fi
-            printf '%-7s %-9s %10.0f %8s %13s %8s\n' "" "$mode" \
-                "$(in_unit "$w" "$(median ${bps[$w/$mode]})")" "$q2" "$q1-$q3" "$vs_empty"
-        done
-    fi
-    printf '%-7s %-9s %-28s %10s %7s %8s %8s\n' "" mode program runs ns baseline over
-    for mode in "${MODES[@]}"; do
-        case $mode in
-        sampled | every_ack | alt) list=("${PROGS[@]}") ;;
-        bpftrace) list=("${bt_progs[@]}") ;;
-        *) continue ;;
-        esac
-        for p in "${list[@]}"; do
-            ns=$(avg_ns "$w/$mode/$p") b=-
-            [[ -n ${BASE_OF[$p]:-} ]] && b=$(avg_ns "$w/empty/${BASE_OF[$p]}")
-            over=-
-            [[ $ns != - && $b != - ]] && over=$((ns - b))
-            printf '%-7s %-9s %-28s %10d %7s %8s %8s\n' "" "$mode" "$p" \
-                "${prog_cnt[$w/$mode/$p]:-0}" "$ns" "$b" "$over"
-        done
-    done
-    [[ " ${PROFILED[*]} " == *" $w "* ]] || continue
-    # perf: % of busy CPU in the hooks, and its parts (bench/hook_profile.sh).
-    printf '%-7s %-9s %7s %11s %11s %11s %11s %8s\n' "" mode hooks% tc-dispatch tc-programs \
-        tp-dispatch tp-programs samples
-    for mode in "${MODES[@]}"; do
-        read -r _ n _ all _ tcd _ tcp _ tpd _ tpp <<<"${pooled[$w/$mode]}"
-        printf '%-7s %-9s %7s %11s %11s %11s %11s %8s\n' "" "$mode" "$all" "$tcd" "$tcp" "$tpd" \
-            "$tpp" "$n"
-    done
-done
+# shellcheck source=overhead_report.sh
+source "$here/overhead_report.sh"

@@ -17,7 +17,7 @@ sec == "tr" && $1 ~ /^tif_tc_/ && NF == 4 { tr[$1] = $2; tr_base[$1] = $3; tr_ov
 sec == "tr" && $1 ~ /^tif_tc_/ && NF == 5 && $5 == "(bpf_stats)" { trs[$1] = $2; trs_base[$1] = $3 }
 /^== \/metrics render/ { sec = "render" } /^== footprint/ { sec = "fp"; fp_n = $3 } /^== ring buffer/ { sec = "ring" }
 sec == "tp" && /^(bulk|small|connect|lossy) +mode / { wl = $1 }
-sec == "tp" && wl != "" && NF == 5 && $1 ~ /^(sampled|every_ack|bpftrace|empty)$/ {
+sec == "tp" && wl != "" && NF == 5 && $1 ~ /^(off|sampled|every_ack|bpftrace|empty)$/ {
     ratio[wl "/" $1] = $3; quart[wl "/" $1] = $4; vs_empty[wl "/" $1] = $5
 }
 sec == "tp" && wl != "" && NF == 6 && $1 == "sampled" && $2 ~ /^tif_/ && $4 != "-" {
@@ -50,7 +50,8 @@ END {
             row(what " with every probe / none", ratio[w "/sampled"] " (quartiles " \
                 quart[w "/sampled"] "; vs empty programs on the same hooks " \
                 vs_empty[w "/sampled"] "; empty programs / none " ratio[w "/empty"] \
-                "; bpftrace anchor " ratio[w "/bpftrace"] ")", ">= 0.97", \
+                "; bpftrace anchor " ratio[w "/bpftrace"] "; none against none " \
+                quart[w "/off"] ")", ">= 0.97", \
                 met(ratio[w "/sampled"] >= 0.97))
     }
     # The CPU side of the throughput target: in a workload that keeps every CPU busy, hooks

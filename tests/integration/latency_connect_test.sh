@@ -123,10 +123,10 @@ tif_assert_cmp "$syn_rtx" "==" "$kernel_rtx" "SYN retransmits (kind=\"syn\") on 
 sum=$(awk -v a="$(lat_sum "$metrics" "$CONN" "$TIF_HOST_IF")" -v b="$before_sum" \
     'BEGIN { printf "%.6f", a - b }')
 echo "traceiface: connect latency sum ${sum}s"
-tif_assert_cmp "$sum" ">" "$(awk -v l="$lost_syn_s" 'BEGIN { print l - 0.002 }')" \
+tif_assert_cmp "$sum" ">" "$(awk -v l="$lost_syn_s" 'BEGIN { printf "%.6f", l - 0.002 }')" \
     "connect latency sum (must hold the lost SYN's wait)"
 tif_assert_cmp "$sum" "<" "$(awk -v a="$fast_s" -v b="$fill_s" -v l="$lost_syn_s" \
-    'BEGIN { print a + b + l + 0.002 }')" "connect latency sum (bounded by the connect() calls)"
+    'BEGIN { printf "%.6f", a + b + l + 0.002 }')" "connect latency sum (bounded by the connect() calls)"
 lat_buckets "$metrics" "$CONN" "$TIF_HOST_IF" >"$TIF_TMP/after.txt"
 lat_assert_one_slow "$TIF_TMP/before.txt" "$TIF_TMP/after.txt" $((N_OK + 2)) "$lost_syn_s" 0.002
 # Nothing of this netns may be counted on another interface under its own name.

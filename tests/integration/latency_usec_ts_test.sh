@@ -4,8 +4,8 @@
 # that unit. A second host address is reached from a netns over a route with that feature
 # (set through rtnetlink: usec_ts_route.py); its listener's accept queue is full, so the host
 # drops the first SYN of the third open, which completes with the SYN retransmitted 1 s
-# later. The exporter's latency for it must be what the client timed, to the microsecond
-# resolution the kernel's stamp now has.
+# later. The exporter's latency for it must be what the client timed, within the client's
+# own wake-up time, not off by the factor of 1000 between the units.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
@@ -45,12 +45,13 @@ sum=$(awk -v a="$(lat_sum "$metrics" "$CONN" "$TIF_HOST_IF")" -v b="$before_sum"
     'BEGIN { printf "%.6f", a - b }')
 echo "traceiface{iface=$TIF_HOST_IF}: $n connects, latency sum ${sum}s"
 tif_assert_cmp "$n" "==" 3 "connect latency observations"
-# In microseconds the exporter's figure lies within the client's connect() calls: no 1 ms
-# rounding to allow for, and a wrong unit would be off by a factor of 1000.
-tif_assert_cmp "$sum" ">" "$(awk -v l="$lost_syn_s" 'BEGIN { print l - 0.0005 }')" \
+# The exporter's figure lies within the client's connect() calls, less the client's wake-up
+# after the SYN-ACK (40-90 us here, once 496 us in CI: 1 ms allowed). A wrong unit for the
+# microsecond stamp would be off by a factor of 1000.
+tif_assert_cmp "$sum" ">" "$(awk -v l="$lost_syn_s" 'BEGIN { printf "%.6f", l - 0.001 }')" \
     "connect latency sum (must hold the lost SYN's wait)"
-tif_assert_cmp "$sum" "<=" "$(awk -v f="$fill_s" -v l="$lost_syn_s" 'BEGIN { print f + l }')" \
+tif_assert_cmp "$sum" "<=" "$(awk -v f="$fill_s" -v l="$lost_syn_s" 'BEGIN { printf "%.6f", f + l }')" \
     "connect latency sum (bounded by the connect() calls)"
 lat_buckets "$metrics" "$CONN" "$TIF_HOST_IF" >"$TIF_TMP/after.txt"
-lat_assert_one_slow "$TIF_TMP/before.txt" "$TIF_TMP/after.txt" 2 "$lost_syn_s" 0.0005
+lat_assert_one_slow "$TIF_TMP/before.txt" "$TIF_TMP/after.txt" 2 "$lost_syn_s" 0.001
 echo "PASS: connect latency in microseconds on a TCP_USEC_TS route ($sum s for ${lost_syn_s}s)"

@@ -66,9 +66,7 @@ void PacketManager::settle_adopted(const IfaceTable& table) {
     // links went down with the device), filtered out or over the cap (still counting).
     for (const auto& p : tcx_pins(hook_.pin_dir))
         if (!watched_.count(p.ifindex))
-            if (auto st = tcx_drop_pin(p.path); !st)
-                Log::msg(Level::warn, "could not remove a predecessor's tcx link",
-                         Fields{{"pin", p.path}, {"error", st.error().message()}});
+            drop_tcx_pin(p.path);
 }
 
 void PacketManager::set_filter(IfaceFilter filter, const IfaceTable& table) {

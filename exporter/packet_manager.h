@@ -93,6 +93,7 @@ class PacketManager {
     Status attach(uint32_t ifindex, Watched& w);     // by hook_.attach
     void detach(uint32_t ifindex, Watched& w);       // what attach() did, on a live device
     void drop_leftovers(uint32_t ifindex, bool tcx); // ours, of one attach kind
+    void drop_tcx_pin(const std::string& pin);       // a predecessor's link; failures logged
     void retry_refused(const IfaceTable& table);
     std::string name_of(uint32_t ifindex) const; // master/lower label values
 

@@ -63,9 +63,7 @@ void PacketManager::drop_leftovers(uint32_t ifindex, bool tcx) {
     if (tcx) {
         for (TcDir d : kDirs)
             if (auto pin = tcx_pin_path(hook_.pin_dir, ifindex, d); !pin.empty())
-                if (auto st = tcx_drop_pin(pin); !st)
-                    Log::msg(Level::warn, "could not remove a predecessor's tcx link",
-                             Fields{{"pin", pin}, {"error", st.error().message()}});
+                drop_tcx_pin(pin);
         return;
     }
     bool found = false;
@@ -83,6 +81,12 @@ void PacketManager::drop_leftovers(uint32_t ifindex, bool tcx) {
     }
     if (found)
         (void)tc_remove_clsact_if_empty(int(ifindex));
+}
+
+void PacketManager::drop_tcx_pin(const std::string& pin) {
+    if (auto st = tcx_drop_pin(pin); !st)
+        Log::msg(Level::warn, "could not remove a predecessor's tcx link",
+                 Fields{{"pin", pin}, {"error", st.error().message()}});
 }
 
 } // namespace tif

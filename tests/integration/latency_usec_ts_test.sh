@@ -46,12 +46,12 @@ sum=$(awk -v a="$(lat_sum "$metrics" "$CONN" "$TIF_HOST_IF")" -v b="$before_sum"
 echo "traceiface{iface=$TIF_HOST_IF}: $n connects, latency sum ${sum}s"
 tif_assert_cmp "$n" "==" 3 "connect latency observations"
 # The exporter's figure lies within the client's connect() calls, less the client's wake-up
-# after the SYN-ACK (40-90 us here, once 496 us in CI: 1 ms allowed). A wrong unit for the
-# microsecond stamp would be off by a factor of 1000.
-tif_assert_cmp "$sum" ">" "$(awk -v l="$lost_syn_s" 'BEGIN { printf "%.6f", l - 0.001 }')" \
+# after the SYN-ACK: 40-90 us on a quiet machine, 0.5 and 1.1 ms seen in full test runs, so
+# 10 ms are allowed. A wrong unit for the microsecond stamp would be off by a factor of 1000.
+tif_assert_cmp "$sum" ">" "$(awk -v l="$lost_syn_s" 'BEGIN { printf "%.6f", l - 0.01 }')" \
     "connect latency sum (must hold the lost SYN's wait)"
 tif_assert_cmp "$sum" "<=" "$(awk -v f="$fill_s" -v l="$lost_syn_s" 'BEGIN { printf "%.6f", f + l }')" \
     "connect latency sum (bounded by the connect() calls)"
 lat_buckets "$metrics" "$CONN" "$TIF_HOST_IF" >"$TIF_TMP/after.txt"
-lat_assert_one_slow "$TIF_TMP/before.txt" "$TIF_TMP/after.txt" 2 "$lost_syn_s" 0.001
+lat_assert_one_slow "$TIF_TMP/before.txt" "$TIF_TMP/after.txt" 2 "$lost_syn_s" 0.01
 echo "PASS: connect latency in microseconds on a TCP_USEC_TS route ($sum s for ${lost_syn_s}s)"

@@ -112,7 +112,11 @@ int run_daemon(const Options& opt) {
     registry.add(std::make_unique<ProbeUpCollector>(up));
     registry.add(std::make_unique<SelfCollector>(ctx.pipelines));
     registry.add(std::make_unique<ProgramStatsCollector>(ctx.programs));
-    registry.add(make_log_limiter_collector(ctx.event_log_limiter));
+    std::vector<HeldSource> held_sources;
+    for (const auto& p : ctx.pipelines)
+        if (p.held)
+            held_sources.push_back(p.held);
+    registry.add(make_log_limiter_collector(ctx.event_log_limiter, std::move(held_sources)));
     registry.add(reloader.collector());
     // POST /-/reload comes in on an HTTP thread; the reload itself runs on the io_context.
     auto reload_on_io = [&io, &reloader]() -> Status {
@@ -173,12 +177,15 @@ int run_daemon(const Options& opt) {
         consumed += r->consumed();
     }
     Log::flush();
+    // Closing the accounts: lines written + log_lines_suppressed = events_consumed + events_held.
+    const uint64_t held = held_total(ctx.pipelines);
     ctx.readers.clear();
     while (!ctx.keep_alive.empty()) // reverse order: detaches the programs
         ctx.keep_alive.pop_back();
     Log::msg(Level::info, "stopped",
              Fields{{"events_consumed", consumed},
-                    {"log_lines_suppressed", ctx.event_log_limiter->suppressed_total()}});
+                    {"events_held", held},
+                    {"log_lines_suppressed", ctx.event_log_limiter->suppressed_total() + held}});
     Log::set_tee({});
     if (loki)
         loki->stop(); // one last push of what is buffered

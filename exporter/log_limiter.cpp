@@ -18,20 +18,34 @@ int64_t coarse_now_ns() {
 
 class SuppressedCollector : public Collector {
   public:
-    explicit SuppressedCollector(std::shared_ptr<const LogLimiter> l) : l_(std::move(l)) {}
+    SuppressedCollector(std::shared_ptr<const LogLimiter> l, std::vector<HeldSource> sources)
+        : l_(std::move(l)), sources_(std::move(sources)) {}
     std::string_view name() const override { return "log_limiter"; }
     Status collect(std::vector<prometheus::MetricFamily>& out) override {
         auto f = make_family("traceiface_log_lines_suppressed_total",
-                             "Event log lines held back by --log.event-rate.",
+                             "Event log lines held back by --log.event-rate (in the exporter, "
+                             "or as events kept in the kernel).",
                              prometheus::MetricType::Counter);
-        for (const auto& [k, n] : l_->suppressed())
+        LogLimiter::Counts all = l_->suppressed();
+        Status result = Ok{};
+        for (const auto& src : sources_) {
+            auto held = src();
+            if (!held) {
+                result = held.error(); // the other counts are still exported
+                continue;
+            }
+            for (const auto& [k, n] : *held)
+                all[k] += n;
+        }
+        for (const auto& [k, n] : all)
             add_sample(f, {{"iface", k.first}, {"event", k.second}}, double(n));
         out.push_back(std::move(f));
-        return Ok{};
+        return result;
     }
 
   private:
     std::shared_ptr<const LogLimiter> l_;
+    std::vector<HeldSource> sources_;
 };
 } // namespace
 
@@ -102,8 +116,9 @@ size_t LogLimiter::buckets() const {
     return buckets_.size();
 }
 
-std::unique_ptr<Collector> make_log_limiter_collector(std::shared_ptr<const LogLimiter> l) {
-    return std::make_unique<SuppressedCollector>(std::move(l));
+std::unique_ptr<Collector> make_log_limiter_collector(std::shared_ptr<const LogLimiter> l,
+                                                      std::vector<HeldSource> sources) {
+    return std::make_unique<SuppressedCollector>(std::move(l), std::move(sources));
 }
 
 } // namespace tif

@@ -1,7 +1,9 @@
 // A rate limit on event log lines: one token bucket per (iface, event), so a retransmit storm
 // on one interface cannot drown the lines of the others (or Loki). What is held back is
 // counted per (iface, event) and exported as traceiface_log_lines_suppressed_total, so the
-// lines plus the suppressed count always add up to the events read.
+// lines plus the suppressed count always add up to the events read. A probe may also hold
+// events back in the kernel when the limit would drop their lines anyway (the retransmit
+// probe's pre-limiter): those are counted there and added in as held sources.
 //
 // Usable by any event source: `if (limiter.allow(iface, "tcp_retransmit")) Log::event(...)`.
 // Thread-safe (events on the io_context, scrapes on the HTTP threads, changes on reload).
@@ -15,8 +17,10 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "metrics_registry.h"
+#include "result.h"
 
 namespace tif {
 
@@ -34,7 +38,8 @@ class LogLimiter {
     void set_rate(uint32_t rate, uint32_t burst);
 
     using Key = std::pair<std::string, std::string>; // (iface, event)
-    std::map<Key, uint64_t> suppressed() const;
+    using Counts = std::map<Key, uint64_t>;
+    Counts suppressed() const; // held back by allow()
 
     // Orders Keys and (iface, event) string_view pairs alike: allow() runs for every event of
     // a storm and finds its bucket without building the two strings.
@@ -69,7 +74,11 @@ class LogLimiter {
     std::map<Key, uint64_t, KeyLess> suppressed_;
 };
 
-// traceiface_log_lines_suppressed_total{iface,event}.
-std::unique_ptr<Collector> make_log_limiter_collector(std::shared_ptr<const LogLimiter> l);
+// Lines held back elsewhere: events a probe kept in the kernel over the same limit.
+using HeldSource = std::function<Result<LogLimiter::Counts>()>;
+
+// traceiface_log_lines_suppressed_total{iface,event}: the limiter's and the sources' counts.
+std::unique_ptr<Collector> make_log_limiter_collector(std::shared_ptr<const LogLimiter> l,
+                                                      std::vector<HeldSource> sources = {});
 
 } // namespace tif

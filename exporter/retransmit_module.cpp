@@ -55,7 +55,9 @@ Status start_retransmit_module(DaemonContext& ctx) {
     auto probe = RetransmitProbe::start({.host_netns_ino = ctx.host_netns_ino,
                                          .ringbuf_bytes = ctx.opt.ringbuf_bytes,
                                          .span_map_fd = ctx.span_map_fd,
-                                         .pins = ctx.pins.get()});
+                                         .pins = ctx.pins.get(),
+                                         .log_event_rate = ctx.opt.log_event_rate,
+                                         .log_event_burst = ctx.opt.log_event_burst});
     if (!probe)
         return probe.error();
     std::shared_ptr<RetransmitProbe> p = std::move(*probe);
@@ -69,8 +71,14 @@ Status start_retransmit_module(DaemonContext& ctx) {
         return reader.error();
     RingReader* r = reader->get();
     ctx.registry.add(std::make_unique<RetransmitCollector>(*p, host, host_ifname));
-    ctx.pipelines.push_back(
-        {"tcp_retransmit", [p] { return p->read_stats(); }, [r] { return r->consumed(); }});
+    ctx.pipelines.push_back({"tcp_retransmit", [p] { return p->read_stats(); },
+                             [r] { return r->consumed(); },
+                             [p, host] { return rtx_held_lines(*p, host, host_ifname); }});
+    // The pre-limiter follows the log limit across reloads.
+    ctx.on_reload.push_back([p](const Options& o) -> Status {
+        p->set_log_limit(o.log_event_rate, o.log_event_burst);
+        return Ok{};
+    });
     for (auto& [name, fd] : p->programs())
         ctx.programs.push_back({name, fd});
     ctx.keep_alive.push_back(p);

@@ -4,6 +4,7 @@
 
 #include "bpf_load.h"
 #include "bpf_maps.h"
+#include "clock.h"
 #include "kernel_features.h"
 #include "log.h"
 #include "span_table.h"
@@ -12,8 +13,9 @@
 namespace tif {
 
 static_assert(sizeof(tif_iface_ref) == 24, "tif_iface_ref layout shared with the probes");
-static_assert(sizeof(tif_rtx_key) == 28, "tif_rtx_key layout shared with the probes");
-static_assert(sizeof(tif_rtx_counts) == 16, "tif_rtx_counts layout shared with the probes");
+static_assert(sizeof(tif_rtx_key) == 24, "tif_rtx_key layout shared with the probes");
+static_assert(sizeof(tif_rtx_counts) == 8 * (2 * TIF_RTX_KIND_MAX + 3),
+              "tif_rtx_counts layout shared with the probes");
 static_assert(sizeof(tif_rtx_event) == 176, "tif_rtx_event layout shared with the probes");
 // The reader's fast path (interface, bound, kind) fits the first 64-byte line with the header.
 static_assert(offsetof(tif_rtx_event, sock_cookie) == 40, "tif_rtx_event fast-path head");
@@ -35,6 +37,8 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     p->skel_->rodata->tp_has_err = features->tcp_retransmit_err;
     set_compat_flags(*p->skel_->rodata, *features);
     p->skel_->rodata->host_netns_ino = opt.host_netns_ino;
+    // The pre-limiter counts in jiffies (one load a retransmit, no clock read).
+    p->skel_->rodata->jiffies_per_sec = ns_to_ticks(1'000'000'000, kernel_tick_ns());
     if (int err = bpf_map__set_max_entries(p->skel_->maps.rtx_events, opt.ringbuf_bytes))
         return os_error(err, "size ring buffer rtx_events to " + std::to_string(opt.ringbuf_bytes));
 
@@ -48,15 +52,13 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
         return st.error();
 
     // The overflow entry must exist before the map can fill up (see count() in the probe).
-    for (uint32_t kind = 0; kind < TIF_RTX_KIND_MAX; ++kind) {
-        tif_rtx_key key{};
-        key.kind = kind;
-        std::vector<tif_rtx_counts> zero(static_cast<size_t>(possible_cpus()));
-        if (bpf_map_update_elem(bpf_map__fd(p->skel_->maps.rtx_counts), &key, zero.data(),
-                                BPF_NOEXIST) != 0 &&
-            errno != EEXIST)
-            return os_error(errno, "create overflow entry in rtx_counts");
-    }
+    const tif_rtx_key overflow{};
+    std::vector<tif_rtx_counts> zero(static_cast<size_t>(possible_cpus()));
+    if (bpf_map_update_elem(bpf_map__fd(p->skel_->maps.rtx_counts), &overflow, zero.data(),
+                            BPF_NOEXIST) != 0 &&
+        errno != EEXIST)
+        return os_error(errno, "create overflow entry in rtx_counts");
+    p->set_log_limit(opt.log_event_rate, opt.log_event_burst);
 
     if (int err = tcp_retransmit_bpf::attach(p->skel_.get()))
         return os_error(err, "attach tp_btf/tcp_retransmit_skb and tp_btf/tcp_retransmit_synack");
@@ -85,6 +87,12 @@ Result<std::vector<RtxSample>> RetransmitProbe::read_counts() const {
     if (!st)
         return st.error();
     return out;
+}
+
+void RetransmitProbe::set_log_limit(uint32_t rate, uint32_t burst) {
+    // Plain stores into the mmapped .bss: each program run reads the pair afresh.
+    skel_->bss->log_event_burst = burst;
+    skel_->bss->log_event_rate = rate;
 }
 
 Result<ProbeStats> RetransmitProbe::read_stats() const {

@@ -32,6 +32,8 @@ class RetransmitProbe {
         uint32_t ringbuf_bytes = 256 * 1024; // power of two, multiple of the page size
         int span_map_fd = -1;                // the daemon's span-binding table, if any
         PinStore* pins = nullptr;            // pins rtx_counts (counts survive a restart)
+        uint32_t log_event_rate = 0;         // the pre-limiter: --log.event-rate, 0 = none
+        uint32_t log_event_burst = 0;        // --log.event-burst, 0 = the rate
     };
 
     static Result<std::unique_ptr<RetransmitProbe>> start(const Options& opt);
@@ -41,6 +43,9 @@ class RetransmitProbe {
     std::vector<std::pair<std::string, int>> programs() const; // name, fd
     Result<std::vector<RtxSample>> read_counts() const;
     Result<ProbeStats> read_stats() const;
+    // The in-kernel pre-limiter's rate and burst (see over_log_limit in the probe): the log
+    // limiter's, set at start and on every reload.
+    void set_log_limit(uint32_t rate, uint32_t burst);
 
   private:
     RetransmitProbe() = default;

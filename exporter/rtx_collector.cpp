@@ -15,11 +15,11 @@ Status RetransmitCollector::collect(std::vector<prometheus::MetricFamily>& out) 
     std::map<std::pair<std::string, std::string_view>, uint64_t> segs;
     for (const auto& s : *samples) {
         std::string iface = iface_label(s.key.iface, host_netns_ino_, names_);
-        std::string_view kind = rtx_kind_name(uint8_t(s.key.kind));
-        // The pre-created overflow entries stay hidden until something lands in them.
-        if (s.counts.events == 0)
-            continue;
-        segs[{iface, kind}] += s.counts.segs;
+        for (uint8_t kind = 0; kind < TIF_RTX_KIND_MAX; ++kind)
+            // The pre-created overflow entry stays hidden until something lands in it, and so
+            // does a kind the interface has not seen.
+            if (s.counts.events[kind] != 0)
+                segs[{iface, rtx_kind_name(kind)}] += s.counts.segs[kind];
     }
     auto fam = make_family("traceiface_tcp_retransmit_segments_total",
                            "TCP segments retransmitted, by the interface the flow's route leaves "
@@ -29,6 +29,19 @@ Status RetransmitCollector::collect(std::vector<prometheus::MetricFamily>& out) 
         add_sample(fam, {{"iface", k.first}, {"kind", std::string(k.second)}}, double(v));
     out.push_back(std::move(fam));
     return Ok{};
+}
+
+Result<LogLimiter::Counts> rtx_held_lines(const RetransmitProbe& probe, uint32_t host_netns_ino,
+                                          const IfNameLookup& names) {
+    auto samples = probe.read_counts();
+    if (!samples)
+        return samples.error();
+    LogLimiter::Counts held;
+    for (const auto& s : *samples)
+        if (s.counts.held != 0)
+            held[{iface_label(s.key.iface, host_netns_ino, names), "tcp_retransmit"}] +=
+                s.counts.held;
+    return held;
 }
 
 } // namespace tif

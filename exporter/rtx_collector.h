@@ -1,8 +1,9 @@
 // /metrics for the retransmit probe: per-interface, per-kind segment counters read from the
-// kernel's per-CPU map at scrape time.
+// kernel's per-CPU map at scrape time, and the events its pre-limiter kept in the kernel.
 #pragma once
 
 #include "iface_label.h"
+#include "log_limiter.h"
 #include "metrics_registry.h"
 #include "retransmit_probe.h"
 
@@ -20,5 +21,10 @@ class RetransmitCollector : public Collector {
     uint32_t host_netns_ino_;
     IfNameLookup names_;
 };
+
+// Retransmit events the probe kept in the kernel because their interface was over the log
+// limit, by (iface, "tcp_retransmit"): lines held back, like the log limiter's own.
+Result<LogLimiter::Counts> rtx_held_lines(const RetransmitProbe& probe, uint32_t host_netns_ino,
+                                          const IfNameLookup& names);
 
 } // namespace tif

@@ -32,6 +32,11 @@ Status SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
                             "Events lost before reaching user space, by stage (ringbuf_full: "
                             "bpf_ringbuf_reserve failed in the kernel).",
                             MetricType::Counter);
+    auto held = make_family("traceiface_events_held_total",
+                            "Events a probe kept in the kernel because their interface was over "
+                            "--log.event-rate; their lines count in "
+                            "traceiface_log_lines_suppressed_total.",
+                            MetricType::Counter);
     auto consumed =
         make_family("traceiface_events_consumed_total",
                     "Events read from the ring buffer by the exporter.", MetricType::Counter);
@@ -51,10 +56,31 @@ Status SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
                    double((*st)[TIF_STAT_RB_LOST]));
         add_sample(map_full, {{"probe", p.probe}}, double((*st)[TIF_STAT_MAP_FULL]));
         add_sample(consumed, {{"probe", p.probe}}, double(p.consumed()));
+        uint64_t n = 0;
+        if (p.held) {
+            auto h = p.held();
+            if (!h) {
+                result = h.error();
+                continue;
+            }
+            for (const auto& [k, v] : *h)
+                n += v;
+        }
+        add_sample(held, {{"probe", p.probe}}, double(n));
     }
-    for (auto* f : {&produced, &lost, &consumed, &map_full})
+    for (auto* f : {&produced, &lost, &held, &consumed, &map_full})
         out.push_back(std::move(*f));
     return result;
+}
+
+uint64_t held_total(const std::vector<EventPipeline>& pipelines) {
+    uint64_t n = 0;
+    for (const auto& p : pipelines)
+        if (p.held)
+            if (auto h = p.held())
+                for (const auto& [k, v] : *h)
+                    n += v;
+    return n;
 }
 
 } // namespace tif

@@ -1,11 +1,13 @@
 // The exporter's own health: build info and, per event pipeline, what the kernel produced,
-// what it lost because the ring buffer was full, and what user space consumed.
+// what it lost because the ring buffer was full, what it held back over the log limit, and
+// what user space consumed.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "log_limiter.h"
 #include "metrics_registry.h"
 #include "retransmit_probe.h"
 
@@ -15,7 +17,13 @@ struct EventPipeline {
     std::string probe;
     std::function<Result<ProbeStats>()> kernel_stats;
     std::function<uint64_t()> consumed;
+    // Events the probe kept in the kernel over the log limit, by (iface, event); empty for a
+    // probe without a pre-limiter.
+    HeldSource held{};
 };
+
+// The sum of every pipeline's held events (0 where a read fails).
+uint64_t held_total(const std::vector<EventPipeline>& pipelines);
 
 class SelfCollector : public Collector {
   public:

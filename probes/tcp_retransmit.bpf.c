@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* TCP retransmits per interface.
  *
- * Counting happens here, in a per-CPU hash keyed by (interface, kind): the counter matches
- * the kernel's TcpRetransSegs even when user space falls behind. Each retransmit is also sent
- * to user space as one ring-buffer event for the JSON log; a full buffer is counted. */
+ * Counting happens here, in a per-CPU hash keyed by interface (a counter per kind in each):
+ * the counter matches the kernel's TcpRetransSegs even when user space falls behind. Each
+ * retransmit is also sent to user space as one ring-buffer event for the JSON log, unless the
+ * interface is over the log limit (see over_log_limit); a full buffer is counted. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -29,6 +30,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set before load: whether tcp_retransmit_skb carries the `err` argument (kernel 6.13+). */
 const volatile bool tp_has_err = false;
+/* Set before load: jiffies per second (the kernel's HZ). */
+const volatile __u32 jiffies_per_sec = 250;
+
+/* The log limit (--log.event-rate, --log.event-burst; rate 0 = none), written by user space
+ * after load and on every reload (the .bss map is mmapped). */
+__u32 log_event_rate = 0;
+__u32 log_event_burst = 0;
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -42,9 +50,11 @@ struct {
     __uint(max_entries, 256 * 1024);
 } rtx_events SEC(".maps");
 
-/* Adds to the (interface, kind) counter; when the map is full the segments go to the overflow
- * entry (ifindex 0, empty name, netns 0) which user space pre-creates, so none is lost. */
-static __always_inline void count(const struct tif_rtx_key* key, __u32 segs) {
+/* Adds to the interface's counters of this kind and returns them; when the map is full the
+ * segments go to the overflow entry (ifindex 0, empty name, netns 0) which user space
+ * pre-creates, so none is lost. */
+static __always_inline struct tif_rtx_counts* count(const struct tif_rtx_key* key, __u32 kind,
+                                                    __u32 segs) {
     struct tif_rtx_counts* c = bpf_map_lookup_elem(&rtx_counts, key);
 
     if (!c) {
@@ -53,15 +63,48 @@ static __always_inline void count(const struct tif_rtx_key* key, __u32 segs) {
         bpf_map_update_elem(&rtx_counts, key, &zero, BPF_NOEXIST);
         c = bpf_map_lookup_elem(&rtx_counts, key);
         if (!c) {
-            struct tif_rtx_key overflow = {.kind = key->kind};
+            struct tif_rtx_key overflow = {};
             tif_stat_inc(TIF_STAT_MAP_FULL);
             c = bpf_map_lookup_elem(&rtx_counts, &overflow);
             if (!c)
-                return;
+                return 0;
         }
     }
-    c->segs += segs;
-    c->events += 1;
+    if (kind < TIF_RTX_KIND_MAX) {
+        c->segs[kind] += segs;
+        c->events[kind] += 1;
+    }
+    return c;
+}
+
+/* The pre-limiter. In a retransmit storm most events would reach user space only for the log
+ * limiter to hold their lines back, yet each costs a ring-buffer record, a clock read and
+ * the cache lines they touch, the larger part of this program's run time. So each CPU keeps
+ * a token bucket per interface with the exporter's own rate and burst, and an event over it
+ * stays here, counted in `held`. Each CPU alone may pass the full rate: whenever the
+ * interface has that many events, user space still gets at least as many as it writes lines
+ * for, and its own limiter picks them as before. Jiffies, not a clock: one load. */
+static __always_inline bool over_log_limit(struct tif_rtx_counts* c) {
+    const __u64 rate = log_event_rate;
+
+    if (!rate)
+        return false;
+    const __u64 hz = jiffies_per_sec;
+    const __u64 cap = (log_event_burst ? log_event_burst : rate) * hz;
+    const __u64 now = bpf_jiffies64();
+    __u64 elapsed = now - c->refill_jiffies; /* huge for a new entry: it starts full */
+    if (elapsed > cap)
+        elapsed = cap; /* rate >= 1: the bucket is full anyway, and the product cannot wrap */
+    __u64 tokens = c->tokens + elapsed * rate;
+    if (tokens > cap)
+        tokens = cap;
+    c->refill_jiffies = now;
+    if (tokens >= hz) {
+        c->tokens = tokens - hz;
+        return false;
+    }
+    c->tokens = tokens;
+    return true;
 }
 
 /* skc: a tp_btf argument's (typed pointer): plain loads, no helper call each (a helper call
@@ -122,28 +165,39 @@ int tif_tcp_retransmit_skb(u64* ctx) {
     if (segs == 0)
         segs = 1;
 
-    struct tif_rtx_key key = {.kind = data_kind(tp, cb)};
+    const __u8 kind = data_kind(tp, cb);
+    struct tif_rtx_key key = {};
     struct tif_iface_ref route = {};
     if (!tif_resolve_route_dev(sk, &key.iface, &route))
         key.iface.netns_ino = sk->__sk_common.skc_net.net->ns.inum;
-    count(&key, segs);
+    struct tif_rtx_counts* c = count(&key, kind, segs);
 
+    /* Bound sockets already have a cookie: one made just now cannot have a binding. */
+    __u64 had_cookie = tif_existing_cookie(sk);
+    const struct tif_span_binding* b = 0;
+    if (c && over_log_limit(c)) {
+        /* A bound socket's retransmit goes up all the same: it is its trace's exemplar. */
+        b = tif_span_lookup(had_cookie);
+        if (!b) {
+            c->held += 1;
+            return 0;
+        }
+    }
     struct tif_rtx_event* e = tif_ringbuf_reserve(&rtx_events, sizeof(*e));
     if (!e)
         return 0;
     __builtin_memset(e, 0, sizeof(*e));
     e->ts_boot_ns = bpf_ktime_get_boot_ns();
-    /* Bound sockets already have a cookie: one made just now cannot have a binding. */
-    __u64 had_cookie = tif_existing_cookie(sk);
     e->sock_cookie = tif_socket_cookie(sk);
     e->iface = key.iface;
     e->route_iface = route;
     fill_addrs(e, &sk->__sk_common);
-    e->kind = key.kind;
+    e->kind = kind;
     e->segs = segs;
     e->srtt_us = tp ? tp->srtt_us >> 3 : 0;
     e->err = err;
-    const struct tif_span_binding* b = tif_span_lookup(had_cookie);
+    if (!b)
+        b = tif_span_lookup(had_cookie);
     if (b) {
         __builtin_memcpy(e->trace_id, b->trace_id, sizeof(e->trace_id));
         __builtin_memcpy(e->span_id, b->span_id, sizeof(e->span_id));
@@ -162,10 +216,14 @@ int tif_tcp_retransmit_synack(u64* ctx) {
     const struct sock* sk = (const void*)ctx[0];
     const struct request_sock* req = (const void*)ctx[1];
 
-    struct tif_rtx_key key = {.kind = TIF_RTX_SYNACK};
+    struct tif_rtx_key key = {};
     key.iface.netns_ino = sk->__sk_common.skc_net.net->ns.inum;
     key.iface.ifindex = req->__req_common.skc_bound_dev_if /* ir_iif */;
-    count(&key, 1);
+    struct tif_rtx_counts* c = count(&key, TIF_RTX_SYNACK, 1);
+    if (c && over_log_limit(c)) { /* a request socket has no span binding */
+        c->held += 1;
+        return 0;
+    }
 
     struct tif_rtx_event* e = tif_ringbuf_reserve(&rtx_events, sizeof(*e));
     if (!e)

@@ -17,15 +17,22 @@ enum tif_rtx_kind {
 };
 
 /* Key of the per-CPU counter map: segments are summed in the kernel, so /metrics is exact
- * even when the event ring buffer overflows. */
+ * even when the event ring buffer overflows. One entry per interface, every kind in it: the
+ * pre-limiter's bucket (below) is per interface, like the exporter's log limiter. */
 struct tif_rtx_key {
     struct tif_iface_ref iface;
-    __u32 kind;
 };
 
 struct tif_rtx_counts {
-    __u64 segs;   /* retransmitted segments, as the kernel's TcpRetransSegs counts them */
-    __u64 events; /* retransmit calls (one skb can carry several segments) */
+    __u64 segs[TIF_RTX_KIND_MAX];   /* retransmitted segments, as TcpRetransSegs counts them */
+    __u64 events[TIF_RTX_KIND_MAX]; /* retransmit calls (one skb can carry several segments) */
+    /* Events kept in the kernel: the pre-limiter found this interface over the log limit
+     * (--log.event-rate), so their lines would have been held back anyway. */
+    __u64 held;
+    /* This CPU's token bucket of the pre-limiter, in 1/HZ of an event, and the jiffy it was
+     * last refilled at. Per-CPU state: their sums over CPUs mean nothing. */
+    __u64 tokens;
+    __u64 refill_jiffies;
 };
 
 /* One retransmit, for the JSON log line. The reader decides from the first 40 bytes alone

@@ -167,11 +167,13 @@ function main() {
 function healthDashboard() {
   const L = new Layout();
   health(L, true);
-  L.add(ts('Events produced, consumed and lost /s', 'produced = consumed + lost, per probe, ' +
-    'once the ring buffer is drained.', 'ops', [
+  L.add(ts('Events produced, consumed, lost and held /s', 'produced = consumed + lost, per ' +
+    'probe, once the ring buffer is drained. Held: kept in the kernel over --log.event-rate ' +
+    '(counted, no log line).', 'ops', [
     [`sum by (probe) (${rate('traceiface_events_produced_total', INST)})`, 'produced {{probe}}'],
     [`sum by (probe) (${rate('traceiface_events_consumed_total', INST)})`, 'consumed {{probe}}'],
     [`sum by (probe) (${rate('traceiface_events_lost_total', INST)})`, 'lost {{probe}}'],
+    [`sum by (probe) (${rate('traceiface_events_held_total', INST)})`, 'held in kernel {{probe}}'],
   ]), 12, 8);
   L.add(ts('BPF program recursion misses /s', 'Runs the kernel skipped because the program ' +
     'was already running on that CPU: those events are not counted.', 'ops',

@@ -9,6 +9,21 @@ namespace tif {
 
 using prometheus::MetricType;
 
+namespace {
+// A pipeline's held events over every (iface, event); 0 without a pre-limiter.
+Result<uint64_t> held_sum(const EventPipeline& p) {
+    if (!p.held)
+        return uint64_t(0);
+    auto h = p.held();
+    if (!h)
+        return h.error();
+    uint64_t n = 0;
+    for (const auto& [k, v] : *h)
+        n += v;
+    return n;
+}
+} // namespace
+
 Status SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     utsname u{};
     uname(&u);
@@ -56,17 +71,12 @@ Status SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
                    double((*st)[TIF_STAT_RB_LOST]));
         add_sample(map_full, {{"probe", p.probe}}, double((*st)[TIF_STAT_MAP_FULL]));
         add_sample(consumed, {{"probe", p.probe}}, double(p.consumed()));
-        uint64_t n = 0;
-        if (p.held) {
-            auto h = p.held();
-            if (!h) {
-                result = h.error();
-                continue;
-            }
-            for (const auto& [k, v] : *h)
-                n += v;
+        auto n = held_sum(p);
+        if (!n) {
+            result = n.error();
+            continue;
         }
-        add_sample(held, {{"probe", p.probe}}, double(n));
+        add_sample(held, {{"probe", p.probe}}, double(*n));
     }
     for (auto* f : {&produced, &lost, &held, &consumed, &map_full})
         out.push_back(std::move(*f));
@@ -76,10 +86,8 @@ Status SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
 uint64_t held_total(const std::vector<EventPipeline>& pipelines) {
     uint64_t n = 0;
     for (const auto& p : pipelines)
-        if (p.held)
-            if (auto h = p.held())
-                for (const auto& [k, v] : *h)
-                    n += v;
+        if (auto h = held_sum(p))
+            n += *h;
     return n;
 }
 

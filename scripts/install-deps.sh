@@ -25,6 +25,15 @@ PACKAGES=(
     golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev yamllint
     # The old-kernel test boots Debian's packaged kernels under qemu with a busybox initramfs.
     qemu-system-x86 busybox-static cpio
+    # The CRI test harness (tests/cri): a real container runtime for pod sandboxes, no registry.
+    containerd # the runtime with its CRI plugin (1.6), started per test in a private netns
+    runc # the OCI runtime containerd's runc v2 shim runs the pods with
+    containernetworking-plugins # CNI bridge, host-local and loopback for the pods' networks
+    # The CRI gRPC API (proto/cri), for cri_tool and the exporter's own CRI client.
+    libgrpc++-dev # gRPC C++ runtime the generated stubs link
+    protobuf-compiler-grpc # grpc_cpp_plugin, generates the service stubs
+    libprotobuf-dev # protobuf C++ runtime and headers for the generated messages
+    protobuf-compiler # protoc
 )
 # Node.js is on the machine image; Debian's only where it is not.
 command -v npm >/dev/null || PACKAGES+=(nodejs npm)

@@ -6,7 +6,9 @@
 # no pod, mount, netns, process or cgroup. Oracle: the kernel (ns inodes, ip link, /proc).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$here/lib.sh"
+# shellcheck source=SCRIPTDIR/cri_lib.sh
 source "$here/cri_lib.sh"
 
 tif_require_cmd python3 stat
@@ -22,7 +24,7 @@ declare -A POD_ID POD_UID POD_NETNS POD_PID POD_IP POD_VETH
 for pod in web-7d9f db-0; do
     t0=$(date +%s%N)
     cri_run_pod "$pod" shop --label app="${pod%%-*}" --annotation tif.test/harness=cri
-    echo "$pod: $(((($(date +%s%N) - t0)) / 1000000)) ms, id ${CRI_POD_ID:0:12}, ip $CRI_POD_IP," \
+    echo "$pod: $((($(date +%s%N) - t0) / 1000000)) ms, id ${CRI_POD_ID:0:12}, ip $CRI_POD_IP," \
         "veth $CRI_POD_VETH, netns $CRI_POD_NETNS"
     POD_ID[$pod]=$CRI_POD_ID POD_UID[$pod]=$CRI_POD_UID POD_NETNS[$pod]=$CRI_POD_NETNS
     POD_PID[$pod]=$CRI_POD_PID POD_IP[$pod]=$CRI_POD_IP POD_VETH[$pod]=$CRI_POD_VETH
@@ -45,9 +47,9 @@ for pod in web-7d9f db-0; do
         tif_fail "$pod: pause pid ${POD_PID[$pod]} not in $cg: $(cat "/proc/${POD_PID[$pod]}/cgroup")"
     [[ ${POD_IP[$pod]} == "${CRI_SUBNET%.0/24}".* ]] || tif_fail "$pod: ip ${POD_IP[$pod]} not in $CRI_SUBNET"
 done
-list=$(cri_tool list-pods --namespace shop)
-[[ $(jq -r '[.[].name] | sort | join(",")' <<<"$list") == db-0,web-7d9f ]] ||
-    tif_fail "list-pods: $(jq -c '[.[] | {name, namespace}]' <<<"$list")"
+pods_json=$(cri_tool list-pods --namespace shop)
+[[ $(jq -r '[.[].name] | sort | join(",")' <<<"$pods_json") == db-0,web-7d9f ]] ||
+    tif_fail "list-pods: $(jq -c '[.[] | {name, namespace}]' <<<"$pods_json")"
 [[ $(cri_tool list-pods --label app=db | jq -r '.[].id') == "${POD_ID[db-0]}" ]] ||
     tif_fail "list-pods --label app=db did not select db-0"
 
@@ -91,6 +93,7 @@ for _ in $(seq 50); do
     nsenter --net="${POD_NETNS[db-0]}" ss -Hltn "sport = :$port" | grep -q . && break
     sleep 0.1
 done
+# shellcheck disable=SC2016 # $1 $2 expand in the inner bash
 reply=$(nsenter --net="${POD_NETNS[web-7d9f]}" timeout 10 bash -c '
     exec 3<>"/dev/tcp/$1/$2" && echo ping >&3 && read -r line <&3 && echo "$line"' _ \
     "${POD_IP[db-0]}" "$port") || tif_fail "TCP web-7d9f -> db-0 failed: $(cat "$TIF_TMP/listener.out")"

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # CRI_* are set here for the sourcing test to read
 # A real container runtime for integration tests: containerd (Debian's 1.6, CRI plugin) + runc +
 # the CNI bridge/host-local plugins, in a network namespace of the test's own, with config,
 # root, state and socket under $TIF_TMP. Pods are created through CRI by tests/cri/cri_tool.
@@ -24,8 +25,10 @@ CRI_TOOL=${CRI_TOOL:-$TIF_BUILD_DIR/tests/cri/cri_tool}
 CRI_PAUSE_IMAGE=localhost/traceiface/pause:1
 CRI_CNI_BIN_DIR=${CRI_CNI_BIN_DIR:-/usr/lib/cni}
 # Filled in by cri_start_runtime.
-CRI_DIR= CRI_NETNS= CRI_BRIDGE= CRI_SUBNET= CRI_GATEWAY= CRI_SOCK= CRI_ENDPOINT=
-CRI_CONTAINERD_PID=
+CRI_DIR='' CRI_NETNS='' CRI_BRIDGE='' CRI_SUBNET='' CRI_GATEWAY='' CRI_SOCK='' CRI_ENDPOINT=''
+CRI_CONTAINERD_PID=''
+# Filled in by cri_run_pod.
+CRI_POD_ID='' CRI_POD_UID='' CRI_POD_NETNS='' CRI_POD_PID='' CRI_POD_IP='' CRI_POD_VETH=''
 CRI_CGROUP_DIRS=()
 
 # cri_tool against this test's runtime.
@@ -86,8 +89,9 @@ EOF
           digest: $md, size: $ms, platform: {architecture: "amd64", os: "linux"},
           annotations: {"io.containerd.image.name": $name,
                         "org.opencontainers.image.ref.name": "1"}}]}' >"$d/oci/index.json"
-    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$d/oci" -cf "$out.tmp" . &&
-        mv "$out.tmp" "$out"
+    # Renamed into place: parallel tests may build the same cached archive.
+    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$d/oci" \
+        -cf "$out.$$.tmp" . && mv "$out.$$.tmp" "$out"
     rm -rf "$d"
 }
 
@@ -266,9 +270,10 @@ EOF
         tif_skip_or_fail "containerd did not come up on $CRI_SOCK"
     fi
 
+    # The pause image archive is cached in the build dir, rebuilt when this file changes.
     local archive=${TIF_BUILD_DIR:+$TIF_BUILD_DIR/tests/cri/pause-image.tar}
     if [[ -z $archive || ! -d ${archive%/*} ]]; then archive=$CRI_DIR/pause-image.tar; fi
-    if [[ ! -s $archive ]]; then
+    if [[ ! -s $archive || ${BASH_SOURCE[0]} -nt $archive ]]; then
         cri_build_pause_image "$archive" || tif_skip_or_fail "building the pause image failed"
     fi
     cri_import_image "$archive"

@@ -32,7 +32,7 @@ void record_rtt_exemplar(std::span<const std::byte> rec, uint32_t host_ino, Exem
 Status start_latency_module(DaemonContext& ctx) {
     auto probe = LatencyProbe::start({.host_netns_ino = ctx.host_netns_ino,
                                       .rtt_sample_interval_ns = ctx.opt.tcp_rtt_sample_interval_ns,
-                                      .span_map_fd = ctx.span_map_fd,
+                                      .span_maps = ctx.span_maps,
                                       .pins = ctx.pins.get()});
     if (!probe)
         return probe.error();

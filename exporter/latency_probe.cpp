@@ -5,7 +5,7 @@
 #include "clock.h"
 #include "kernel_features.h"
 #include "log.h"
-#include "span_table.h"
+#include "span_maps.h"
 #include "tcp_latency.skel.h"
 
 namespace tif {
@@ -55,7 +55,7 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
     if (storage)
         if (int err = bpf_map__set_max_entries(p->skel_->maps.sk_lat_compat, 1))
             return os_error(err, "shrink the unused map sk_lat_compat");
-    if (auto st = use_span_table(*p->skel_.get(), opt.span_map_fd, "tcp_latency"); !st)
+    if (auto st = use_span_table(*p->skel_.get(), opt.span_maps, "tcp_latency"); !st)
         return st.error();
 
     if (opt.pins)

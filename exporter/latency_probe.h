@@ -12,6 +12,7 @@
 #include "pin_store.h"
 #include "result.h"
 #include "retransmit_probe.h"
+#include "span_maps.h"
 #include "tcp_latency.h"
 
 struct tcp_latency_bpf;
@@ -33,7 +34,7 @@ class LatencyProbe {
     struct Options {
         uint32_t host_netns_ino = 0;
         uint64_t rtt_sample_interval_ns = 1'000'000'000; // 0 = every segment with data in flight
-        int span_map_fd = -1;     // the shared span-binding table, when the span module made one
+        SpanMapFds span_maps{};   // the shared span-binding table, when the span module made one
         PinStore* pins = nullptr; // pins the histograms and failure counts
     };
 

@@ -18,6 +18,7 @@
 #include "result.h"
 #include "ring_reader.h"
 #include "self_collector.h"
+#include "span_maps.h"
 
 namespace tif {
 
@@ -34,9 +35,9 @@ struct DaemonContext {
     std::vector<std::shared_ptr<void>> keep_alive;
     // Called on shutdown before the io_context stops (cancel timers, close sockets).
     std::vector<std::function<void()>> on_stop;
-    // The span-binding table (span_binding.h), created by the span module before the probes
-    // load; a probe that declares `span_bindings` reuses it (bpf_map__reuse_fd). -1: none.
-    int span_map_fd = -1;
+    // The span-binding table and its gate (span_binding.h), created by the span module before
+    // the probes load; a probe that declares them reuses them (use_span_table). -1: none.
+    SpanMapFds span_maps{};
     // Config reload (SIGHUP, POST /-/reload; reload.h): each hook gets the new options, on the
     // io_context thread, and applies what it can change live (ctx.opt stays the start-up
     // options). A failing hook refuses the reload: every hook is then called again with the

@@ -54,7 +54,7 @@ void log_rtx_record(std::span<const std::byte> rec, uint32_t host_ino, ExemplarT
 Status start_retransmit_module(DaemonContext& ctx) {
     auto probe = RetransmitProbe::start({.host_netns_ino = ctx.host_netns_ino,
                                          .ringbuf_bytes = ctx.opt.ringbuf_bytes,
-                                         .span_map_fd = ctx.span_map_fd,
+                                         .span_maps = ctx.span_maps,
                                          .pins = ctx.pins.get(),
                                          .log_event_rate = ctx.opt.log_event_rate,
                                          .log_event_burst = ctx.opt.log_event_burst});

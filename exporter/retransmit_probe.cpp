@@ -7,7 +7,7 @@
 #include "clock.h"
 #include "kernel_features.h"
 #include "log.h"
-#include "span_table.h"
+#include "span_maps.h"
 #include "tcp_retransmit.skel.h"
 
 namespace tif {
@@ -42,8 +42,8 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     if (int err = bpf_map__set_max_entries(p->skel_->maps.rtx_events, opt.ringbuf_bytes))
         return os_error(err, "size ring buffer rtx_events to " + std::to_string(opt.ringbuf_bytes));
 
-    // The span-binding table is the daemon's, shared by every probe (see span_table.h).
-    if (auto st = use_span_table(*p->skel_.get(), opt.span_map_fd, "tcp_retransmit"); !st)
+    // The span-binding table is the daemon's, shared by every probe (see span_maps.h).
+    if (auto st = use_span_table(*p->skel_.get(), opt.span_maps, "tcp_retransmit"); !st)
         return st.error();
 
     if (opt.pins)

@@ -14,6 +14,7 @@
 #include "iface_ref.h"
 #include "pin_store.h"
 #include "result.h"
+#include "span_maps.h"
 #include "tcp_retransmit.h"
 
 struct tcp_retransmit_bpf;
@@ -30,7 +31,7 @@ class RetransmitProbe {
     struct Options {
         uint32_t host_netns_ino = 0;
         uint32_t ringbuf_bytes = 256 * 1024; // power of two, multiple of the page size
-        int span_map_fd = -1;                // the daemon's span-binding table, if any
+        SpanMapFds span_maps{};              // the daemon's span-binding table, if any
         PinStore* pins = nullptr;            // pins rtx_counts (counts survive a restart)
         uint32_t log_event_rate = 0;         // the pre-limiter: --log.event-rate, 0 = none
         uint32_t log_event_burst = 0;        // --log.event-burst, 0 = the rate

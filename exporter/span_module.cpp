@@ -38,7 +38,7 @@ Status start_span_module(DaemonContext& ctx) {
     if (!table)
         return table.error();
     auto shared = std::make_shared<SpanTable>(std::move(*table));
-    ctx.span_map_fd = shared->fd();
+    ctx.span_maps = shared->fds();
     ctx.keep_alive.push_back(shared);
     if (opt.socket_path.empty()) {
         Log::msg(Level::info, "span socket disabled (--span.socket=\"\")");

@@ -23,7 +23,22 @@ Result<SpanTable> SpanTable::create(uint32_t max_entries) {
     if (fd < 0)
         return os_error(errno, "bpf_map_create LRU_HASH span_bindings (" +
                                    std::to_string(max_entries) + " entries)");
-    return SpanTable(UniqueFd(fd));
+    UniqueFd table(fd);
+    // Created closed (zero), as an empty table's gate is.
+    int gate = bpf_map_create(BPF_MAP_TYPE_ARRAY, "span_in_use", sizeof(uint32_t), sizeof(uint32_t),
+                              1, nullptr);
+    if (gate < 0)
+        return os_error(errno, "bpf_map_create ARRAY span_in_use");
+    return SpanTable(std::move(table), UniqueFd(gate));
+}
+
+Status SpanTable::set_gate(bool open) {
+    const uint32_t key = 0, value = open ? 1 : 0;
+    if (bpf_map_update_elem(gate_.get(), &key, &value, BPF_ANY) != 0)
+        return os_error(errno,
+                        std::string("bpf_map_update_elem span_in_use = ") + (open ? "1" : "0"));
+    gate_open_ = open;
+    return Ok{};
 }
 
 Status SpanTable::bind(uint64_t cookie, const SpanFrame& f, uint64_t ttl_ns) {
@@ -33,6 +48,9 @@ Status SpanTable::bind(uint64_t cookie, const SpanFrame& f, uint64_t ttl_ns) {
     b.flags = f.flags;
     std::copy_n(f.name.begin(), f.name_len, b.name);
     b.expires_ns = boottime_ns() + ttl_ns;
+    if (!gate_open_)
+        if (auto st = set_gate(true); !st)
+            return st;
     if (bpf_map_update_elem(fd_.get(), &cookie, &b, BPF_ANY) != 0)
         return os_error(errno, "bpf_map_update_elem span_bindings");
     return Ok{};
@@ -68,7 +86,19 @@ Result<uint64_t> SpanTable::walk(bool delete_expired) const {
 }
 
 Result<uint64_t> SpanTable::sweep() {
-    return walk(true);
+    auto live = walk(true);
+    if (!live || !gate_open_)
+        return live;
+    // Only this strand adds bindings, so an empty table stays empty until the next bind(),
+    // which opens the gate again before it adds one.
+    uint64_t first = 0;
+    if (bpf_map_get_next_key(fd_.get(), nullptr, &first) == 0)
+        return live;
+    if (errno != ENOENT)
+        return os_error(errno, "bpf_map_get_next_key span_bindings");
+    if (auto st = set_gate(false); !st)
+        return st.error();
+    return live;
 }
 
 Result<uint64_t> SpanTable::count_live() const {

@@ -1,7 +1,8 @@
 // The span-binding table shared with the probes: an LRU hash (socket cookie -> binding)
-// created by the daemon before any probe loads. User space writes bindings and sweeps expired
-// ones; the probes read them (ignoring expired entries) and delete a socket's binding when it
-// closes.
+// created by the daemon before any probe loads, and its gate (span_binding.h). User space
+// writes bindings and sweeps expired ones; the probes read them (ignoring expired entries) and
+// delete a socket's binding when it closes. bind() and sweep() run on the span strand only:
+// the gate is kept right by their order, not by a lock.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include "result.h"
 #include "span_binding.h"
 #include "span_frame.h"
+#include "span_maps.h"
 
 namespace tif {
 
@@ -20,31 +22,24 @@ class SpanTable {
   public:
     static Result<SpanTable> create(uint32_t max_entries);
 
-    int fd() const { return fd_.get(); }
+    SpanMapFds fds() const { return {fd_.get(), gate_.get()}; }
+    // Opens the gate first: a probe that sees the binding also sees the gate open.
     Status bind(uint64_t cookie, const SpanFrame& f, uint64_t ttl_ns);
     Status unbind(uint64_t cookie); // ENOENT is not an error
-    // Deletes expired entries; returns how many live ones remain.
+    // Deletes expired entries and closes the gate when no entry is left; returns how many
+    // live ones remain.
     Result<uint64_t> sweep();
     Result<uint64_t> count_live() const;
 
   private:
-    explicit SpanTable(UniqueFd fd) : fd_(std::move(fd)) {}
+    SpanTable(UniqueFd fd, UniqueFd gate) : fd_(std::move(fd)), gate_(std::move(gate)) {}
     Result<uint64_t> walk(bool delete_expired) const;
+    Status set_gate(bool open);
     UniqueFd fd_;
+    UniqueFd gate_;
+    bool gate_open_ = false; // our copy: no syscall per bind once it is open
 };
 
 uint64_t boottime_ns();
-
-// Before load: points a probe's placeholder span_bindings (probes/span_binding.bpf.h) at the
-// daemon's table, fd < 0 when there is none (the span module is off), and sets the probe's
-// tif_have_span_table to match, so no probe can have the one without the other.
-template <class Skel> Status use_span_table(Skel& skel, int fd, const std::string& probe) {
-    skel.rodata->tif_have_span_table = fd >= 0;
-    if (fd < 0)
-        return Ok{};
-    if (int err = bpf_map__reuse_fd(skel.maps.span_bindings, fd))
-        return os_error(err, "reuse the span-binding table in " + probe);
-    return Ok{};
-}
 
 } // namespace tif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The span-binding table as a probe sees it. The declaration only fixes the layout: the
- * exporter replaces the map with its own (bpf_map__reuse_fd) before load, so every probe
- * shares one table. */
+/* The span-binding table as a probe sees it. The declarations only fix the layouts: the
+ * exporter replaces both maps with its own (bpf_map__reuse_fd) before load, so every probe
+ * shares one table and one gate. */
 #ifndef TRACEIFACE_SPAN_BINDING_BPF_H
 #define TRACEIFACE_SPAN_BINDING_BPF_H
 
@@ -19,11 +19,30 @@ struct {
     __type(value, struct tif_span_binding);
 } span_bindings SEC(".maps");
 
+/* The gate: entry 0 is non-zero while the table may hold a binding (span_binding.h). */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} span_in_use SEC(".maps");
+
+/* Whether the table may hold a binding. Most sockets that reach a probe have a cookie (the
+ * retransmit event asks for one), so without the gate every held retransmit and every RTT
+ * sample paid a miss in the LRU table (a helper call, a hash and a cold bucket: ~140 ns of a
+ * retransmit run here) on nodes where nothing is bound; the gate is one inlined array load. */
+static __always_inline bool tif_spans_in_use(void) {
+    __u32 zero = 0;
+    const __u32* v = bpf_map_lookup_elem(&span_in_use, &zero);
+
+    return v && *v;
+}
+
 /* The live binding of a socket cookie, or NULL (none, or past its TTL). */
 static __always_inline const struct tif_span_binding* tif_span_lookup(__u64 cookie) {
     const struct tif_span_binding* b;
 
-    if (!tif_have_span_table || cookie == 0)
+    if (!tif_have_span_table || cookie == 0 || !tif_spans_in_use())
         return 0;
     b = bpf_map_lookup_elem(&span_bindings, &cookie);
     if (!b || b->expires_ns < bpf_ktime_get_boot_ns())
@@ -38,7 +57,7 @@ static __always_inline void tif_span_unbind(const struct sock* sk) {
         return; /* a load-time constant: the whole body goes without a table */
     /* No cookie yet: never bound, nothing to delete (and no cookie made for nothing). */
     __u64 cookie = tif_existing_cookie(sk);
-    if (cookie)
+    if (cookie && tif_spans_in_use())
         bpf_map_delete_elem(&span_bindings, &cookie);
 }
 

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* The span-binding table: which trace and span are using which TCP socket. The exporter
  * creates it (BPF_MAP_TYPE_LRU_HASH keyed by the socket cookie) before any probe loads and
- * hands it to every probe object that declares `span_bindings` (bpf_map__reuse_fd).
+ * hands it to every probe object that declares `span_bindings` (bpf_map__reuse_fd), together
+ * with its gate `span_in_use` (an array of one __u32): non-zero while the table may hold a
+ * binding, so the probes look nothing up on nodes where nothing is bound. Only the exporter's
+ * span strand writes either: it opens the gate before it adds a binding and closes it when a
+ * sweep finds the table empty (the probes only ever delete from it).
  * Plain C, fixed-width types only; the exporter static_asserts the size. */
 #ifndef TRACEIFACE_SPAN_BINDING_H
 #define TRACEIFACE_SPAN_BINDING_H

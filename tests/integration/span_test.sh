@@ -31,6 +31,20 @@ metrics=$TIF_EXPORTER_URL/metrics
 [[ $(stat -c %a "$sock") == 666 ]] || tif_fail "socket mode $(stat -c %a "$sock"), want 666"
 tif_start_prometheus "127.0.0.1:$port" --enable-feature=exemplar-storage
 
+# The exporter's span_in_use gate (one u32), found by name among the maps it holds open.
+gate() {
+    local id
+    id=$(sed -n 's/^map_id:[[:space:]]*//p' "/proc/$TIF_EXPORTER_PID"/fdinfo/* 2>/dev/null |
+        sort -u | while read -r m; do
+            bpftool map show id "$m" -j | jq -r --arg m "$m" 'select(.name == "span_in_use") | $m'
+        done | head -n1)
+    [[ -n $id ]] || tif_fail "the exporter holds no span_in_use map"
+    local b v=0 i=0 # bpftool gives the u32 as four hex bytes, little-endian
+    for b in $(bpftool map lookup id "$id" key 0 0 0 0 -j | jq -r '.value[]'); do
+        v=$((v + (b << (8 * i++))))
+    done
+    echo "$v"
+}
 frames() { tif_metric_sum "$metrics" "traceiface_span_frames_total\\{result=\"$1\"\\}"; }
 gauge() { tif_metric_sum "$metrics" "^traceiface_span_bindings "; }
 # wait_metric CMD OP VALUE SECS: poll until "$(CMD) OP VALUE".
@@ -58,6 +72,7 @@ for _ in $(seq 50); do grep -q listening "$TIF_TMP/sink.log" && break; sleep 0.1
 upload=$!
 tif_cleanup_push "tif_kill_wait $upload 2"
 wait_metric gauge == 1 5
+wait_metric gate == 1 1 # the probes look bindings up only while the table holds one
 wait "$upload" || tif_fail "upload failed: $(cat "$TIF_TMP/upload.log")"
 cookie=$(awk '/^cookie/ { print $2 }' "$TIF_TMP/upload.log")
 wait_metric gauge == 0 5 # closed: the kernel deleted the binding
@@ -100,6 +115,22 @@ curl -sf --data-urlencode "query=$q" --data-urlencode "start=$(($(date +%s) - 60
     jq -e --arg t "$trace" '[.data[].exemplars[].labels.trace_id] | index($t)' >/dev/null ||
     tif_fail "Prometheus has no RTT exemplar with trace_id $trace"
 echo "Prometheus returns trace_id $trace from /api/v1/query_exemplars (retransmits and RTT)"
+
+# ---- 1b. the gate closes with the last binding and opens again for the next -------------
+# The sweep (a quarter of --span.ttl) finds the table empty and closes the gate; from then
+# on the probes skip the lookup. A new binding must open it before the kernel needs it.
+wait_metric gate == 0 15
+trace2=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+"$tool" upload "$sock" "$TIF_NS_IP" "$sinkport" 3 "$trace2" "$span" user.GetProfile \
+    >"$TIF_TMP/upload2.log" 2>&1 || tif_fail "second upload failed: $(cat "$TIF_TMP/upload2.log")"
+lines2() {
+    jq -R -s --arg t "$trace2" '[split("\n")[] | select(length > 0) | fromjson
+          | select(.event == "tcp_retransmit" and .trace_id == $t)] | length' \
+        "$TIF_TMP/exporter.out"
+}
+wait_metric lines2 ">=" 1 5 # retransmit lines for the new trace id: the gate reopened in time
+lines2=$(lines2)
+echo "gate closed with the table empty; reopened: $lines2 lines carry trace_id $trace2"
 
 # ---- 2. bad input -----------------------------------------------------------------------
 declare -A before

@@ -76,9 +76,11 @@ int run_daemon(const Options& opt) {
     // Pinned counter maps: counters continue across restarts. Without them the probes still run.
     if (auto pins = PinStore::open(opt.bpf_pin_path); pins)
         ctx.pins = std::move(*pins);
-    else
+    else {
         Log::msg(Level::warn, "no map pinning; counters restart with the process",
                  Fields{{"error", pins.error().message()}});
+        ctx.pins = PinStore::disabled(/*failed=*/true);
+    }
 
     std::map<std::string, bool> up;
     for (const auto& m : all_modules()) {

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "list_command.h"
 #include "log.h"
+#include "mount_command.h"
 #include "options.h"
 #include "version.h"
 
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
         return tif::run_list_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "cleanup")
         return tif::run_cleanup_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "mount-bpffs")
+        return tif::run_mount_bpffs_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "check-config")
         return tif::run_check_config({args.begin() + 1, args.end()});
     auto opt = tif::load_options(args); // the flags, over --config.file's settings

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -17,6 +18,24 @@ namespace tif {
 namespace {
 
 constexpr uint32_t kProgIdSlots = 8; // ids of the last few instances (two tc programs each)
+
+constexpr const char* kBpffs = "/sys/fs/bpf";
+
+bool on_bpffs(const char* path) {
+    struct statfs fs {};
+    return ::statfs(path, &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
+}
+
+// Hosts booted by systemd have bpffs at /sys/fs/bpf; minimal hosts, containers and fresh CI
+// machines often do not, and without it nothing can be pinned. As bpftool and the Cilium agent
+// do, mount it at its standard place (only there: any other directory is the user's choice).
+// Returns whether it mounted one.
+Result<bool> mount_bpffs_for(const std::string& dir) {
+    const std::string root = kBpffs;
+    if (dir != root && dir.rfind(root + "/", 0) != 0)
+        return false;
+    return mount_bpffs(root);
+}
 
 Status ensure_dir(const std::string& path) {
     if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
@@ -51,6 +70,15 @@ Result<std::string> incompatibility(const std::string& path, const bpf_map* want
 
 } // namespace
 
+Result<bool> mount_bpffs(const std::string& dir) {
+    if (on_bpffs(dir.c_str()))
+        return false;
+    if (::mount("bpf", dir.c_str(), "bpf", 0, "mode=0700") != 0)
+        return os_error(errno, "mount -t bpf bpf " + dir);
+    Log::msg(Level::info, "mounted a BPF filesystem for the pins", Fields{{"path", dir}});
+    return true;
+}
+
 std::string_view pin_outcome_name(PinStore::Outcome o) {
     switch (o) {
     case PinStore::Outcome::unpinned:
@@ -70,13 +98,19 @@ const std::vector<std::string>& pinned_objects() {
     return objs;
 }
 
-std::shared_ptr<PinStore> PinStore::disabled() {
-    return std::shared_ptr<PinStore>(new PinStore("", UniqueFd()));
+std::shared_ptr<PinStore> PinStore::disabled(bool failed) {
+    auto store = std::shared_ptr<PinStore>(new PinStore("", UniqueFd()));
+    store->failed_ = failed;
+    store->fs_state_ = failed ? "unavailable" : "off";
+    return store;
 }
 
 Result<std::shared_ptr<PinStore>> PinStore::open(const std::string& dir) {
     if (dir.empty())
         return disabled();
+    auto mounted = mount_bpffs_for(dir);
+    if (!mounted)
+        return mounted.error();
     if (auto st = ensure_dir(dir); !st)
         return st.error();
     struct statfs fs {};
@@ -92,13 +126,18 @@ Result<std::shared_ptr<PinStore>> PinStore::open(const std::string& dir) {
     // Exclusive while we run: two live instances must not adopt each other's slot bindings.
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
         return os_error(errno, "lock pin directory " + dir + " (another traceiface uses it)");
-    return std::shared_ptr<PinStore>(new PinStore(dir, std::move(fd)));
+    auto store = std::shared_ptr<PinStore>(new PinStore(dir, std::move(fd)));
+    store->fs_state_ = *mounted ? "mounted" : "present";
+    return store;
 }
 
 PinStore::Outcome PinStore::prepare(bpf_object* obj, const std::string& object,
                                     const std::vector<std::string>& maps) {
-    if (!enabled())
+    if (!enabled()) {
+        if (failed_)
+            seen_.push_back({object, Outcome::unpinned});
         return Outcome::unpinned;
+    }
     auto out = prepare_pins(obj, object, maps);
     if (out) {
         seen_.push_back({object, *out});
@@ -199,8 +238,8 @@ Result<std::vector<uint32_t>> PinStore::swap_prog_ids(const std::string& object,
 namespace {
 class PinCollector : public Collector {
   public:
-    explicit PinCollector(std::vector<std::pair<std::string, std::string>> seen)
-        : seen_(std::move(seen)) {}
+    PinCollector(std::vector<std::pair<std::string, std::string>> seen, std::string fs_state)
+        : seen_(std::move(seen)), fs_state_(std::move(fs_state)) {}
     std::string_view name() const override { return "pins"; }
     Status collect(std::vector<prometheus::MetricFamily>& out) override {
         auto f = make_family("traceiface_bpf_pinned_maps",
@@ -210,11 +249,19 @@ class PinCollector : public Collector {
         for (const auto& [object, outcome] : seen_)
             add_sample(f, {{"object", object}, {"outcome", outcome}}, 1);
         out.push_back(std::move(f));
+        auto fs = make_family("traceiface_bpf_pin_filesystem",
+                              "The BPF filesystem under --bpf.pin-path: present, mounted (by "
+                              "this exporter, none was there), unavailable (pins refused: see the "
+                              "warn line), off (--bpf.pin-path=\"\").",
+                              prometheus::MetricType::Gauge);
+        add_sample(fs, {{"state", fs_state_}}, 1);
+        out.push_back(std::move(fs));
         return Ok{};
     }
 
   private:
     std::vector<std::pair<std::string, std::string>> seen_;
+    std::string fs_state_;
 };
 } // namespace
 
@@ -222,7 +269,7 @@ std::unique_ptr<Collector> PinStore::collector() const {
     std::vector<std::pair<std::string, std::string>> seen;
     for (const auto& s : seen_)
         seen.emplace_back(s.object, std::string(pin_outcome_name(s.outcome)));
-    return std::make_unique<PinCollector>(std::move(seen));
+    return std::make_unique<PinCollector>(std::move(seen), fs_state_);
 }
 
 } // namespace tif

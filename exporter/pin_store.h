@@ -32,7 +32,9 @@ class PinStore {
     // dir "": pinning disabled (every call is then a no-op). Creates dir when missing; refuses
     // a directory outside bpffs. EWOULDBLOCK: another instance holds it.
     static Result<std::shared_ptr<PinStore>> open(const std::string& dir);
-    static std::shared_ptr<PinStore> disabled();
+    // failed: a pin path was asked for but open() refused it; each object's maps are then
+    // reported unpinned (traceiface_bpf_pinned_maps), so the loss of continuity can alert.
+    static std::shared_ptr<PinStore> disabled(bool failed = false);
 
     bool enabled() const { return !dir_.empty(); }
     const std::string& dir() const { return dir_; }
@@ -64,9 +66,14 @@ class PinStore {
     std::string dir_;
     UniqueFd lock_; // the directory itself, flock()ed
     std::vector<Seen> seen_;
+    bool failed_ = false;
+    const char* fs_state_ = "off"; // traceiface_bpf_pin_filesystem{state}
 };
 
 std::string_view pin_outcome_name(PinStore::Outcome o);
+
+// Mounts a BPF filesystem at dir unless one is there; returns whether it mounted one.
+Result<bool> mount_bpffs(const std::string& dir);
 
 // Object subdirectories a PinStore creates (cleanup removes only these).
 const std::vector<std::string>& pinned_objects();

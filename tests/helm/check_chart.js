@@ -120,6 +120,19 @@ function daemonSetChecks(scenario) {
   const mount = (p) => c.volumeMounts.find((m) => m.mountPath === p);
   const vol = (m) => m && pod.volumes.find((v) => v.name === m.name);
   check(vol(mount('/sys/fs/bpf'))?.hostPath?.path === '/sys/fs/bpf', at('bpffs hostPath'));
+  check(mount('/sys/fs/bpf')?.mountPropagation === 'HostToContainer', at('bpffs HostToContainer'));
+  // The init container that mounts bpffs on a node without one: the same image, privileged
+  // (Bidirectional propagation needs it), only when bpffs.mountOnHost.
+  const init = (pod.initContainers || []).find((x) => x.name === 'mount-bpffs');
+  if (check(!!init === values.bpffs.mountOnHost, at('mount-bpffs init container iff mountOnHost')) &&
+    init) {
+    check(init.image === c.image && init.args[0] === 'mount-bpffs', at('mount-bpffs image/args'));
+    check(init.securityContext.privileged === true, at('mount-bpffs privileged'));
+    const im = init.volumeMounts.find((m) => m.mountPath === '/sys/fs/bpf');
+    check(im?.mountPropagation === 'Bidirectional' &&
+      pod.volumes.find((v) => v.name === im.name)?.hostPath?.path === '/sys/fs/bpf',
+    at('mount-bpffs mounts the node /sys/fs/bpf Bidirectional'));
+  }
   check(mount('/sys/kernel/btf')?.readOnly === true &&
     vol(mount('/sys/kernel/btf'))?.hostPath?.path === '/sys/kernel/btf', at('btf read-only'));
   const span = vol(mount('/run/traceiface'));

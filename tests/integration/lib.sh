@@ -2,6 +2,26 @@
 # Library for root-only integration tests; source it from a `set -euo pipefail` script.
 # Sourcing installs one EXIT/INT/TERM trap: don't set another, push onto tif_cleanup_push.
 [[ -n ${TIF_LIB_LOADED:-} ]] && return 0
+
+# Each test runs in a mount namespace of its own, with a BPF filesystem of its own at
+# /sys/fs/bpf: whether the machine has bpffs mounted there (a fresh one does not) changes
+# nothing, no test sees another's pins or the host's, and every pin and mount dies with the
+# test even when its cleanup cannot run. (unshare without --fork execs in place: same pid, so
+# ctest's timeout signals still reach the test.) TIF_BPFFS=none: no bpffs there at all.
+if [[ -z ${TIF_PRIVATE_MNTNS:-} && $EUID -eq 0 ]] && command -v unshare >/dev/null; then
+    export TIF_PRIVATE_MNTNS=1
+    exec unshare --mount --propagation private -- bash "${BASH_SOURCE[-1]}" "$@"
+fi
+if [[ ${TIF_PRIVATE_MNTNS:-} == 1 ]]; then
+    TIF_PRIVATE_MNTNS=done
+    while [[ $(stat -f -c %T /sys/fs/bpf 2>/dev/null) == bpf_fs ]]; do
+        umount -l /sys/fs/bpf || break
+    done
+    if [[ ${TIF_BPFFS:-} != none ]]; then
+        mount -t bpf -o mode=0700 bpf /sys/fs/bpf ||
+            { echo "FAIL: cannot mount a private bpffs at /sys/fs/bpf" >&2; exit 1; }
+    fi
+fi
 TIF_LIB_LOADED=1
 
 TIF_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -34,6 +34,9 @@ PACKAGES=(
     protobuf-compiler-grpc # grpc_cpp_plugin, generates the service stubs
     libprotobuf-dev # protobuf C++ runtime and headers for the generated messages
     protobuf-compiler # protoc
+    # The container image (scripts/image.sh, tests/image): setcap/getcap for the binary's file
+    # capabilities; umoci unpacks the OCI archive in the test (an independent reader of it).
+    libcap2-bin umoci
 )
 # Node.js is on the machine image; Debian's only where it is not.
 command -v npm >/dev/null || PACKAGES+=(nodejs npm)

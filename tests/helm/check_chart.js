@@ -42,6 +42,7 @@ check(validate(defaults), `values.yaml: ${JSON.stringify(validate.errors)}`);
 const BAD = {
   'port as a string': { port: '9742' },
   'privileged as a string': { securityContext: { privileged: 'yes' } },
+  'runAsRoot as a string': { securityContext: { runAsRoot: 'no' } },
   'misspelt key': { tolerration: [] },
   'CAP_ prefix': { securityContext: { extraCapabilities: ['CAP_SYS_ADMIN'] } },
   'telemetry path under /-/': { telemetryPath: '/-/metrics' },
@@ -145,10 +146,17 @@ function daemonSetChecks(scenario) {
     .update(src['traceiface/templates/configmap.yaml'] || '').digest('hex');
   check(ds.spec.template.metadata.annotations['checksum/config'] === sum,
     at('checksum/config is not the sha256 of the rendered ConfigMap'));
+  // Root, or the image's uid 65534 on its binary's file capabilities.
+  const asRoot = values.securityContext.runAsRoot;
+  check(asRoot ? sc.runAsUser === 0 && sc.runAsGroup === 0 && sc.runAsNonRoot === false
+    : sc.runAsUser === 65534 && sc.runAsGroup === 65534 && sc.runAsNonRoot === true,
+  at(`user: runAsRoot ${asRoot}`));
   if (values.securityContext.privileged) {
     check(sc.privileged === true && sc.allowPrivilegeEscalation === undefined, at('privileged'));
   } else {
-    check(sc.privileged === false && sc.allowPrivilegeEscalation === false, at('unprivileged'));
+    // no_new_privs (allowPrivilegeEscalation: false) would void the file capabilities of uid
+    // 65534; root needs no gain at execve and keeps it.
+    check(sc.privileged === false && sc.allowPrivilegeEscalation === !asRoot, at('unprivileged'));
     check(JSON.stringify(sc.capabilities.drop) === '["ALL"]', at('drop ALL'));
     const add = sc.capabilities.add;
     check(['BPF', 'PERFMON', 'NET_ADMIN'].every((x) => add.includes(x)), at('BPF caps'));

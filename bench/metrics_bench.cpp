@@ -23,10 +23,10 @@
 #include <string>
 #include <vector>
 
-#include "bpf_maps.h"
-#include "bpf_raii.h"
+#include "bpf/bpf_maps.h"
+#include "bpf/bpf_raii.h"
 #include "metrics_registry.h"
-#include "packet_collector.h"
+#include "packets/packet_collector.h"
 #include "tc_stats.h"
 #include "text_format.h"
 

@@ -30,9 +30,9 @@
 #include <thread>
 #include <vector>
 
-#include "bpf_maps.h"
-#include "iface_label.h"
-#include "log.h"
+#include "bpf/bpf_maps.h"
+#include "log/log.h"
+#include "net/iface_label.h"
 #include "ring_consumers.h"
 #include "ring_producer.h"
 #include "tcp_retransmit.h"

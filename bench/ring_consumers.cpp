@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "log.h"
-#include "rtx_record.h"
+#include "log/log.h"
+#include "tcp/rtx_record.h"
 
 namespace tif::bench {
 

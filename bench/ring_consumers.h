@@ -19,11 +19,11 @@
 #include <string>
 #include <thread>
 
-#include "bpf_raii.h"
-#include "log_limiter.h"
+#include "bpf/bpf_raii.h"
+#include "bpf/ring_reader.h"
+#include "core/result.h"
+#include "log/log_limiter.h"
 #include "openmetrics.h"
-#include "result.h"
-#include "ring_reader.h"
 
 namespace tif::bench {
 

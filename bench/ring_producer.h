@@ -9,10 +9,10 @@
 #include <memory>
 #include <thread>
 
-#include "bpf_maps.h"
-#include "bpf_raii.h"
-#include "iface_label.h"
-#include "result.h"
+#include "bpf/bpf_maps.h"
+#include "bpf/bpf_raii.h"
+#include "core/result.h"
+#include "net/iface_label.h"
 #include "ring_consumers.h"
 #include "ring_producer.skel.h"
 

@@ -11,14 +11,14 @@
 
 #include <linux/capability.h>
 
-#include "capabilities.h"
+#include "bpf/kernel_features.h"
+#include "config/reload.h"
+#include "core/capabilities.h"
 #include "http_server.h"
-#include "iface_label.h"
-#include "kernel_features.h"
-#include "log.h"
-#include "loki_push.h"
+#include "log/log.h"
+#include "log/loki_push.h"
 #include "module.h"
-#include "reload.h"
+#include "net/iface_label.h"
 
 namespace tif {
 

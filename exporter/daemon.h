@@ -2,7 +2,7 @@
 // server, and the signal handling that takes it all down cleanly.
 #pragma once
 
-#include "options.h"
+#include "config/options.h"
 
 namespace tif {
 

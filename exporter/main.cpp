@@ -3,13 +3,13 @@
 #include <string>
 #include <vector>
 
-#include "cleanup_command.h"
-#include "config_file.h"
+#include "commands/cleanup_command.h"
+#include "commands/list_command.h"
+#include "commands/mount_command.h"
+#include "config/config_file.h"
+#include "config/options.h"
 #include "daemon.h"
-#include "list_command.h"
-#include "log.h"
-#include "mount_command.h"
-#include "options.h"
+#include "log/log.h"
 #include "version.h"
 
 int main(int argc, char** argv) {

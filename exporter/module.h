@@ -10,15 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "log_limiter.h"
+#include "bpf/pin_store.h"
+#include "bpf/prog_stats_collector.h"
+#include "bpf/ring_reader.h"
+#include "config/options.h"
+#include "core/result.h"
+#include "log/log_limiter.h"
 #include "metrics_registry.h"
-#include "options.h"
-#include "pin_store.h"
-#include "prog_stats_collector.h"
-#include "result.h"
-#include "ring_reader.h"
 #include "self_collector.h"
-#include "span_maps.h"
+#include "span/span_maps.h"
 
 namespace tif {
 

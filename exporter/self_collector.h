@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "log_limiter.h"
+#include "log/log_limiter.h"
 #include "metrics_registry.h"
-#include "retransmit_probe.h"
+#include "tcp/retransmit_probe.h"
 
 namespace tif {
 

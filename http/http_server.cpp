@@ -4,7 +4,7 @@
 #include <malloc.h>
 
 #include "landing_page.h"
-#include "log.h"
+#include "log/log.h"
 #include "text_format.h"
 #include "version.h"
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <thread>
 
+#include "config/options.h"
+#include "core/result.h"
 #include "http_limits.h"
 #include "metrics_registry.h"
-#include "options.h"
-#include "result.h"
 
 namespace httplib {
 class Server;

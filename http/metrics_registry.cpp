@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "log.h"
+#include "log/log.h"
 #include "text_format.h"
 
 namespace tif {

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/result.h"
 #include "openmetrics.h"
-#include "result.h"
 
 namespace tif {
 

@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "bpf_load.h"
-#include "bpf_raii.h"
-#include "log.h"
+#include "bpf/bpf_load.h"
+#include "bpf/bpf_raii.h"
+#include "log/log.h"
 #include "root_test_main.h"
 #include "verifier_reject.skel.h"
 

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "root_test_main.h"
-#include "span_table.h"
+#include "span/span_table.h"
 
 namespace {
 

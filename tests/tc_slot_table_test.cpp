@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <vector>
 
-#include "pin_store.h"
+#include "bpf/pin_store.h"
+#include "packets/tc_stats_probe.h"
 #include "root_test_main.h"
-#include "tc_stats_probe.h"
 
 namespace {
 

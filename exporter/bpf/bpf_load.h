@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "result.h"
+#include "core/result.h"
 
 namespace tif {
 

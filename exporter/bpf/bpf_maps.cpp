@@ -1,4 +1,4 @@
-#include "bpf_maps.h"
+#include "bpf/bpf_maps.h"
 
 #include <algorithm>
 

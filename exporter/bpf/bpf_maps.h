@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/result.h"
 #include "iface_ref.h"
-#include "result.h"
 
 namespace tif {
 

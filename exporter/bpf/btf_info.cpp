@@ -1,4 +1,4 @@
-#include "btf_info.h"
+#include "bpf/btf_info.h"
 
 #include <bpf/btf.h>
 

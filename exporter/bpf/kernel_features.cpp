@@ -1,4 +1,4 @@
-#include "kernel_features.h"
+#include "bpf/kernel_features.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
-#include "bpf_raii.h"
-#include "btf_info.h"
-#include "capabilities.h"
-#include "log.h"
+#include "bpf/bpf_raii.h"
+#include "bpf/btf_info.h"
+#include "core/capabilities.h"
+#include "log/log.h"
 
 namespace tif {
 

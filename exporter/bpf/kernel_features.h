@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "result.h"
+#include "core/result.h"
 
 namespace tif {
 

@@ -1,4 +1,4 @@
-#include "pin_store.h"
+#include "bpf/pin_store.h"
 
 #include <bpf/bpf.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 
 #include <algorithm>
 
-#include "log.h"
+#include "log/log.h"
 
 namespace tif {
 

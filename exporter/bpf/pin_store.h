@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "bpf_raii.h"
+#include "bpf/bpf_raii.h"
+#include "core/result.h"
 #include "metrics_registry.h"
-#include "result.h"
 
 namespace tif {
 

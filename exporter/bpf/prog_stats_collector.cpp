@@ -1,4 +1,4 @@
-#include "prog_stats_collector.h"
+#include "bpf/prog_stats_collector.h"
 
 #include <bpf/bpf.h>
 

@@ -1,4 +1,4 @@
-#include "ring_reader.h"
+#include "bpf/ring_reader.h"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 
 #include <boost/asio/post.hpp>
 
-#include "log.h"
+#include "log/log.h"
 
 namespace tif {
 

@@ -22,8 +22,8 @@
 #include <span>
 #include <string>
 
-#include "bpf_raii.h"
-#include "result.h"
+#include "bpf/bpf_raii.h"
+#include "core/result.h"
 
 namespace tif {
 

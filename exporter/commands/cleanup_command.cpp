@@ -1,4 +1,4 @@
-#include "cleanup_command.h"
+#include "commands/cleanup_command.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -10,11 +10,11 @@
 #include <cstdio>
 #include <set>
 
-#include "bpf_raii.h"
-#include "netlink_socket.h"
-#include "pin_store.h"
-#include "tc_attach.h"
-#include "tcx_link.h"
+#include "bpf/bpf_raii.h"
+#include "bpf/pin_store.h"
+#include "net/netlink_socket.h"
+#include "net/tc_attach.h"
+#include "net/tcx_link.h"
 
 namespace tif {
 

@@ -1,4 +1,4 @@
-#include "list_command.h"
+#include "commands/list_command.h"
 
 #include <bpf/libbpf.h>
 
@@ -7,10 +7,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "iface_table.h"
-#include "netlink_socket.h"
-#include "tc_attach.h"
-#include "tcx_link.h"
+#include "net/iface_table.h"
+#include "net/netlink_socket.h"
+#include "net/tc_attach.h"
+#include "net/tcx_link.h"
 
 namespace tif {
 

@@ -1,9 +1,9 @@
-#include "mount_command.h"
+#include "commands/mount_command.h"
 
 #include <cstdio>
 
-#include "log.h"
-#include "pin_store.h"
+#include "bpf/pin_store.h"
+#include "log/log.h"
 
 namespace tif {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "options.h"
-#include "result.h"
+#include "config/options.h"
+#include "core/result.h"
 
 namespace tif {
 

@@ -1,8 +1,8 @@
-#include "operator_flags.h"
+#include "config/operator_flags.h"
 
 #include <charconv>
 
-#include "options.h"
+#include "config/options.h"
 
 namespace tif {
 

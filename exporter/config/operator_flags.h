@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "span_options.h" // FlagMap
+#include "config/span_options.h" // FlagMap
 
 namespace tif {
 

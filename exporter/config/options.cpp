@@ -1,4 +1,4 @@
-#include "options.h"
+#include "config/options.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,8 +6,8 @@
 #include <map>
 #include <regex>
 
-#include "operator_flags.h"
-#include "span_options.h"
+#include "config/operator_flags.h"
+#include "config/span_options.h"
 #include "version.h"
 
 namespace tif {

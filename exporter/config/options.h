@@ -6,10 +6,10 @@
 #include <string_view>
 #include <vector>
 
-#include "log.h"
-#include "result.h"
-#include "span_options.h"
-#include "tc_attach_mode.h"
+#include "config/span_options.h"
+#include "core/result.h"
+#include "log/log.h"
+#include "net/tc_attach_mode.h"
 
 namespace tif {
 

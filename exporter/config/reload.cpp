@@ -1,10 +1,10 @@
-#include "reload.h"
+#include "config/reload.h"
 
 #include <map>
 
-#include "clock.h"
-#include "config_file.h"
-#include "log.h"
+#include "config/config_file.h"
+#include "log/clock.h"
+#include "log/log.h"
 
 namespace tif {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "config/options.h"
+#include "core/result.h"
 #include "metrics_registry.h"
-#include "options.h"
-#include "result.h"
 
 namespace tif {
 

@@ -1,8 +1,8 @@
-#include "span_options.h"
+#include "config/span_options.h"
 
 #include <charconv>
 
-#include "options.h"
+#include "config/options.h"
 
 namespace tif {
 

@@ -1,4 +1,4 @@
-#include "clock.h"
+#include "log/clock.h"
 
 #include <cstdint>
 #include <ctime>

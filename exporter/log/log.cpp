@@ -1,4 +1,4 @@
-#include "log.h"
+#include "log/log.h"
 
 #include <bpf/libbpf.h>
 
@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-#include "clock.h"
+#include "log/clock.h"
 
 namespace tif {
 

@@ -1,4 +1,4 @@
-#include "log_limiter.h"
+#include "log/log_limiter.h"
 
 #include <algorithm>
 #include <chrono>

@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/result.h"
 #include "metrics_registry.h"
-#include "result.h"
 
 namespace tif {
 

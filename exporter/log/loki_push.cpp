@@ -1,10 +1,10 @@
-#include "loki_push.h"
+#include "log/loki_push.h"
 
 #include <httplib.h>
 
 #include <ctime>
 
-#include "capabilities.h"
+#include "core/capabilities.h"
 
 namespace tif {
 

@@ -21,9 +21,9 @@
 #include <thread>
 #include <vector>
 
-#include "log.h"
+#include "core/result.h"
+#include "log/log.h"
 #include "metrics_registry.h"
-#include "result.h"
 
 namespace tif {
 

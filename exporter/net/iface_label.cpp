@@ -1,4 +1,4 @@
-#include "iface_label.h"
+#include "net/iface_label.h"
 
 #include <net/if.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "iface_table.h"
+#include "net/iface_table.h"
 
 #include <linux/if_arp.h>
 

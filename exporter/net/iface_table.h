@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "link_parser.h"
+#include "net/link_parser.h"
 
 namespace tif {
 

@@ -1,4 +1,4 @@
-#include "link_parser.h"
+#include "net/link_parser.h"
 
 #include <linux/if.h>
 #include <linux/if_arp.h>

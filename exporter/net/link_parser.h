@@ -9,7 +9,7 @@
 #include <span>
 #include <string>
 
-#include "result.h"
+#include "core/result.h"
 
 namespace tif {
 

@@ -1,4 +1,4 @@
-#include "netlink_socket.h"
+#include "net/netlink_socket.h"
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "bpf_raii.h"
-#include "link_parser.h"
-#include "result.h"
+#include "bpf/bpf_raii.h"
+#include "core/result.h"
+#include "net/link_parser.h"
 
 namespace tif {
 

@@ -1,11 +1,11 @@
-#include "netlink_watcher.h"
+#include "net/netlink_watcher.h"
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
-#include "log.h"
-#include "netlink_socket.h"
+#include "log/log.h"
+#include "net/netlink_socket.h"
 
 namespace tif {
 

@@ -11,8 +11,8 @@
 #include <memory>
 #include <vector>
 
-#include "iface_table.h"
-#include "result.h"
+#include "core/result.h"
+#include "net/iface_table.h"
 
 namespace tif {
 

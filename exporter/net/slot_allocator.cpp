@@ -1,4 +1,4 @@
-#include "slot_allocator.h"
+#include "net/slot_allocator.h"
 
 namespace tif {
 

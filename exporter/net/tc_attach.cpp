@@ -1,4 +1,4 @@
-#include "tc_attach.h"
+#include "net/tc_attach.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,9 +11,9 @@
 #include <set>
 #include <vector>
 
-#include "bpf_raii.h"
-#include "link_parser.h"
-#include "netlink_socket.h"
+#include "bpf/bpf_raii.h"
+#include "net/link_parser.h"
+#include "net/netlink_socket.h"
 #include "tc_stats.h"
 
 namespace tif {

@@ -1,4 +1,4 @@
-#include "tcx_link.h"
+#include "net/tcx_link.h"
 
 #include <bpf/bpf.h>
 #include <dirent.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <charconv>
 
-#include "log.h"
+#include "log/log.h"
 
 namespace tif {
 

@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-#include "bpf_raii.h"
-#include "result.h"
-#include "tc_attach.h"
+#include "bpf/bpf_raii.h"
+#include "core/result.h"
+#include "net/tc_attach.h"
 
 namespace tif {
 

@@ -1,4 +1,4 @@
-#include "packet_collector.h"
+#include "packets/packet_collector.h"
 
 #include <limits>
 

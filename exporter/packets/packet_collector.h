@@ -3,7 +3,7 @@
 #pragma once
 
 #include "metrics_registry.h"
-#include "packet_manager.h"
+#include "packets/packet_manager.h"
 
 namespace tif {
 

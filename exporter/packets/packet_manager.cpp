@@ -1,6 +1,6 @@
-#include "packet_manager.h"
+#include "packets/packet_manager.h"
 
-#include "log.h"
+#include "log/log.h"
 
 namespace tif {
 

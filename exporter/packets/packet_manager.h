@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "iface_table.h"
-#include "slot_allocator.h"
-#include "tc_attach_mode.h"
-#include "tc_stats_probe.h"
-#include "tcx_link.h"
+#include "net/iface_table.h"
+#include "net/slot_allocator.h"
+#include "net/tc_attach_mode.h"
+#include "net/tcx_link.h"
+#include "packets/tc_stats_probe.h"
 
 namespace tif {
 

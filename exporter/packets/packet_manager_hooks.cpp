@@ -1,8 +1,8 @@
 // PacketManager's side of the kernel: how one interface's tc programs are attached and
 // detached, through tcx links or clsact filters (--bpf.tc-attach), and what a predecessor of
 // the other kind left behind.
-#include "log.h"
-#include "packet_manager.h"
+#include "log/log.h"
+#include "packets/packet_manager.h"
 
 namespace tif {
 

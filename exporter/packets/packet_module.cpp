@@ -5,13 +5,13 @@
 
 #include <chrono>
 
-#include "log.h"
+#include "log/log.h"
 #include "module.h"
-#include "netlink_watcher.h"
-#include "packet_collector.h"
-#include "packet_manager.h"
-#include "tc_stats_probe.h"
-#include "tcx_link.h"
+#include "net/netlink_watcher.h"
+#include "net/tcx_link.h"
+#include "packets/packet_collector.h"
+#include "packets/packet_manager.h"
+#include "packets/tc_stats_probe.h"
 
 namespace tif {
 

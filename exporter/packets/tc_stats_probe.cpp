@@ -1,4 +1,4 @@
-#include "tc_stats_probe.h"
+#include "packets/tc_stats_probe.h"
 
 #include <algorithm>
 #include <array>
@@ -6,8 +6,8 @@
 #include <cstring>
 #include <vector>
 
-#include "bpf_load.h"
-#include "bpf_maps.h"
+#include "bpf/bpf_load.h"
+#include "bpf/bpf_maps.h"
 #include "tc_stats.skel.h"
 
 namespace tif {

@@ -7,10 +7,10 @@
 #include <memory>
 #include <vector>
 
-#include "bpf_raii.h"
-#include "pin_store.h"
-#include "result.h"
-#include "tc_attach.h"
+#include "bpf/bpf_raii.h"
+#include "bpf/pin_store.h"
+#include "core/result.h"
+#include "net/tc_attach.h"
 #include "tc_stats.h"
 
 struct tc_stats_bpf;

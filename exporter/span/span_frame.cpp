@@ -1,4 +1,4 @@
-#include "span_frame.h"
+#include "span/span_frame.h"
 
 #include <algorithm>
 

@@ -6,7 +6,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "result.h"
+#include "core/result.h"
 
 namespace tif {
 

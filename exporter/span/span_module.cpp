@@ -1,8 +1,8 @@
 // Module "span_socket": the span-binding table shared with the probes (created first, so every
 // probe loads with it) and the span-context server that fills it.
-#include "log.h"
+#include "log/log.h"
 #include "module.h"
-#include "span_server.h"
+#include "span/span_server.h"
 
 namespace tif {
 

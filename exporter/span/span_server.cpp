@@ -1,4 +1,4 @@
-#include "span_server.h"
+#include "span/span_server.h"
 
 #include <grp.h>
 #include <netinet/in.h>
@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "log.h"
+#include "log/log.h"
 
 namespace tif {
 

@@ -5,7 +5,7 @@
 // checked against the uid/gid allow-list (SO_PEERCRED) and rate-limited.
 #pragma once
 
-#include "seqpacket_protocol.h"
+#include "span/seqpacket_protocol.h"
 #include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -16,10 +16,10 @@
 #include <memory>
 #include <string_view>
 
+#include "config/span_options.h"
+#include "core/result.h"
 #include "metrics_registry.h"
-#include "result.h"
-#include "span_options.h"
-#include "span_table.h"
+#include "span/span_table.h"
 
 namespace tif {
 

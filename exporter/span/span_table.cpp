@@ -1,4 +1,4 @@
-#include "span_table.h"
+#include "span/span_table.h"
 
 #include <bpf/bpf.h>
 #include <time.h>

@@ -10,11 +10,11 @@
 
 #include <bpf/libbpf.h>
 
-#include "bpf_raii.h"
-#include "result.h"
+#include "bpf/bpf_raii.h"
+#include "core/result.h"
+#include "span/span_frame.h"
+#include "span/span_maps.h"
 #include "span_binding.h"
-#include "span_frame.h"
-#include "span_maps.h"
 
 namespace tif {
 

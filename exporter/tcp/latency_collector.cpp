@@ -1,10 +1,10 @@
-#include "latency_collector.h"
+#include "tcp/latency_collector.h"
 
 #include <algorithm>
 #include <array>
 #include <map>
 
-#include "log2_histogram.h"
+#include "tcp/log2_histogram.h"
 
 namespace tif {
 

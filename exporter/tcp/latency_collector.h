@@ -4,9 +4,9 @@
 
 #include <string_view>
 
-#include "iface_label.h"
-#include "latency_probe.h"
 #include "metrics_registry.h"
+#include "net/iface_label.h"
+#include "tcp/latency_probe.h"
 
 namespace tif {
 

@@ -3,13 +3,13 @@
 // bound to a trace, which become the OpenMetrics exemplars of the RTT histogram.
 #include <cstring>
 
-#include "clock.h"
-#include "iface_label.h"
-#include "latency_collector.h"
-#include "latency_probe.h"
+#include "log/clock.h"
 #include "module.h"
+#include "net/iface_label.h"
 #include "openmetrics.h"
-#include "rtx_event_json.h"
+#include "tcp/latency_collector.h"
+#include "tcp/latency_probe.h"
+#include "tcp/rtx_event_json.h"
 
 namespace tif {
 

@@ -1,11 +1,11 @@
-#include "latency_probe.h"
+#include "tcp/latency_probe.h"
 
-#include "bpf_load.h"
-#include "bpf_maps.h"
-#include "clock.h"
-#include "kernel_features.h"
-#include "log.h"
-#include "span_maps.h"
+#include "bpf/bpf_load.h"
+#include "bpf/bpf_maps.h"
+#include "bpf/kernel_features.h"
+#include "log/clock.h"
+#include "log/log.h"
+#include "span/span_maps.h"
 #include "tcp_latency.skel.h"
 
 namespace tif {

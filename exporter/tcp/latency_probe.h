@@ -8,11 +8,11 @@
 #include <utility>
 #include <vector>
 
-#include "bpf_raii.h"
-#include "pin_store.h"
-#include "result.h"
-#include "retransmit_probe.h"
-#include "span_maps.h"
+#include "bpf/bpf_raii.h"
+#include "bpf/pin_store.h"
+#include "core/result.h"
+#include "span/span_maps.h"
+#include "tcp/retransmit_probe.h"
 #include "tcp_latency.h"
 
 struct tcp_latency_bpf;

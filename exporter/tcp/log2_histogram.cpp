@@ -1,4 +1,4 @@
-#include "log2_histogram.h"
+#include "tcp/log2_histogram.h"
 
 #include <cmath>
 #include <limits>

@@ -3,14 +3,14 @@
 #include <cstddef>
 #include <cstring>
 
-#include "clock.h"
-#include "iface_label.h"
-#include "log.h"
+#include "log/clock.h"
+#include "log/log.h"
 #include "module.h"
-#include "retransmit_probe.h"
-#include "rtx_collector.h"
-#include "rtx_event_json.h"
-#include "rtx_record.h"
+#include "net/iface_label.h"
+#include "tcp/retransmit_probe.h"
+#include "tcp/rtx_collector.h"
+#include "tcp/rtx_event_json.h"
+#include "tcp/rtx_record.h"
 
 namespace tif {
 

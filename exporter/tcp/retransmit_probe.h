@@ -9,12 +9,12 @@
 #include <utility>
 #include <vector>
 
-#include "bpf_maps.h"
-#include "bpf_raii.h"
+#include "bpf/bpf_maps.h"
+#include "bpf/bpf_raii.h"
+#include "bpf/pin_store.h"
+#include "core/result.h"
 #include "iface_ref.h"
-#include "pin_store.h"
-#include "result.h"
-#include "span_maps.h"
+#include "span/span_maps.h"
 #include "tcp_retransmit.h"
 
 struct tcp_retransmit_bpf;

@@ -1,8 +1,8 @@
-#include "rtx_collector.h"
+#include "tcp/rtx_collector.h"
 
 #include <map>
 
-#include "rtx_event_json.h"
+#include "tcp/rtx_event_json.h"
 
 namespace tif {
 

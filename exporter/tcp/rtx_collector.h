@@ -2,10 +2,10 @@
 // kernel's per-CPU map at scrape time, and the events its pre-limiter kept in the kernel.
 #pragma once
 
-#include "iface_label.h"
-#include "log_limiter.h"
+#include "log/log_limiter.h"
 #include "metrics_registry.h"
-#include "retransmit_probe.h"
+#include "net/iface_label.h"
+#include "tcp/retransmit_probe.h"
 
 namespace tif {
 

@@ -1,4 +1,4 @@
-#include "rtx_event_json.h"
+#include "tcp/rtx_event_json.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>

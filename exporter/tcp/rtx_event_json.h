@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "log.h"
+#include "log/log.h"
 #include "tcp_retransmit.h"
 
 namespace tif {

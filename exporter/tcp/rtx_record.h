@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <span>
 
-#include "log_limiter.h"
+#include "log/log_limiter.h"
 #include "openmetrics.h"
 
 namespace tif {

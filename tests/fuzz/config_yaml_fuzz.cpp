@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "config_file.h"
+#include "config/config_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string text(reinterpret_cast<const char*>(data), size);

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "options.h"
-#include "span_options.h"
+#include "config/options.h"
+#include "config/span_options.h"
 
 namespace {
 void value_parser(uint8_t which, std::string_view v) {

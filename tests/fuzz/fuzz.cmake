@@ -71,19 +71,19 @@ function(traceiface_fuzz name)
   set_tests_properties(fuzz.${name} PROPERTIES TIMEOUT 180)
 endfunction()
 
-# Span-context frames from any local client (exporter/span_frame.cpp).
-traceiface_fuzz(span_frame SECONDS 12 MAX_LEN 600 SOURCES exporter/span_frame.cpp)
+# Span-context frames from any local client (exporter/span/span_frame.cpp).
+traceiface_fuzz(span_frame SECONDS 12 MAX_LEN 600 SOURCES exporter/span/span_frame.cpp)
 # The YAML config file (--config.file) down to every flag's value check.
-set(_flag_srcs exporter/options.cpp exporter/operator_flags.cpp exporter/span_options.cpp
-    exporter/log.cpp exporter/clock.cpp)
+set(_flag_srcs exporter/config/options.cpp exporter/config/operator_flags.cpp exporter/config/span_options.cpp
+    exporter/log/log.cpp exporter/log/clock.cpp)
 traceiface_fuzz(config_yaml SECONDS 15 MAX_LEN 4096
-  SOURCES exporter/config_file.cpp ${_flag_srcs} LIBS -lyaml-cpp -lbpf)
+  SOURCES exporter/config/config_file.cpp ${_flag_srcs} LIBS -lyaml-cpp -lbpf)
 # The command line: NUL-separated argv, plus the value parsers on their own.
 traceiface_fuzz(flags SECONDS 12 MAX_LEN 2048
   SOURCES ${_flag_srcs} LIBS -lbpf)
 # rtnetlink datagrams: message walk, link attributes, the interface table they update.
 traceiface_fuzz(rtnetlink SECONDS 12 MAX_LEN 4096
-  SOURCES exporter/link_parser.cpp exporter/iface_table.cpp)
+  SOURCES exporter/net/link_parser.cpp exporter/net/iface_table.cpp)
 # The scraper's Accept header (content negotiation).
 traceiface_fuzz(http_accept SECONDS 8 MAX_LEN 1024
   SOURCES http/openmetrics.cpp http/exposition.cpp LIBS -lprometheus-cpp-core)

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <span>
 
-#include "iface_table.h"
-#include "link_parser.h"
+#include "net/iface_table.h"
+#include "net/link_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static tif::IfaceTable table; // state carries over between inputs, as in the daemon

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "span_frame.h"
+#include "span/span_frame.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     tif::SpanFrame f;

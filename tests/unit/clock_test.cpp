@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "clock.h"
+#include "log/clock.h"
 
 using namespace tif;
 

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <fstream>
 
-#include "config_file.h"
-#include "reload.h"
+#include "config/config_file.h"
+#include "config/reload.h"
 
 using namespace tif;
 

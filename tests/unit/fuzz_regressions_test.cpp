@@ -2,8 +2,8 @@
 // fixes hold in the normal and the sanitized build alike. Each input is also a fuzz seed.
 #include <doctest/doctest.h>
 
-#include "config_file.h"
-#include "options.h"
+#include "config/config_file.h"
+#include "config/options.h"
 
 using namespace tif;
 

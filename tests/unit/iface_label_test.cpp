@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "iface_label.h"
+#include "net/iface_label.h"
 
 using namespace tif;
 

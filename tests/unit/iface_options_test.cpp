@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "options.h"
+#include "config/options.h"
 
 using namespace tif;
 

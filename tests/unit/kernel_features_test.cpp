@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "kernel_features.h"
+#include "bpf/kernel_features.h"
 
 using tif::classify_helper_probe;
 using tif::HelperProbe;

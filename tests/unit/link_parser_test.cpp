@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "iface_table.h"
-#include "link_parser.h"
+#include "net/iface_table.h"
+#include "net/link_parser.h"
 
 using namespace tif;
 

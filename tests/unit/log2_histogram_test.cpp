@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <string>
 
-#include "latency_collector.h"
-#include "log2_histogram.h"
-#include "options.h"
+#include "config/options.h"
+#include "tcp/latency_collector.h"
+#include "tcp/log2_histogram.h"
 #include "tcp_latency.h"
 
 using namespace tif;

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "log_limiter.h"
+#include "log/log_limiter.h"
 
 using namespace tif;
 

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <thread>
 
-#include "loki_push.h"
+#include "log/loki_push.h"
 
 using namespace tif;
 using nlohmann::json;

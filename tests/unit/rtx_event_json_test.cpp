@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "rtx_event_json.h"
+#include "tcp/rtx_event_json.h"
 
 using namespace tif;
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "packet_collector.h"
-#include "slot_allocator.h"
+#include "net/slot_allocator.h"
+#include "packets/packet_collector.h"
 
 using namespace tif;
 using namespace std::chrono_literals;

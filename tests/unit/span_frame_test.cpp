@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "span_frame.h"
-#include "span_options.h"
+#include "config/span_options.h"
+#include "span/span_frame.h"
 #include "traceiface_span.h"
 
 using namespace tif;

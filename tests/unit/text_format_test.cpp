@@ -11,9 +11,9 @@
 #include <sstream>
 
 #include "exposition.h"
-#include "log2_histogram.h"
 #include "metrics_registry.h"
-#include "packet_collector.h"
+#include "packets/packet_collector.h"
+#include "tcp/log2_histogram.h"
 #include "text_format.h"
 
 using namespace tif;

@@ -1,4 +1,4 @@
-#include "capabilities.h"
+#include "core/capabilities.h"
 
 #include <bpf/bpf.h>
 #include <linux/capability.h>
@@ -8,7 +8,7 @@
 
 #include <array>
 
-#include "bpf_raii.h"
+#include "bpf/bpf_raii.h"
 
 namespace tif {
 

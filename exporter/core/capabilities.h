@@ -21,8 +21,8 @@
 #include <memory>
 #include <string>
 
+#include "core/result.h"
 #include "metrics_registry.h"
-#include "result.h"
 
 namespace tif {
 

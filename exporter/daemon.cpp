@@ -82,6 +82,8 @@ int run_daemon(const Options& opt) {
         ctx.pins = PinStore::disabled(/*failed=*/true);
     }
 
+    ctx.iface_lifecycle =
+        std::make_shared<IfaceLifecycle>(ctx.host_netns_ino, opt.iface_stale_grace_ns);
     std::map<std::string, bool> up;
     for (const auto& m : all_modules()) {
         Status st = m.start(ctx);
@@ -120,6 +122,15 @@ int run_daemon(const Options& opt) {
             held_sources.push_back(p.held);
     registry.add(make_log_limiter_collector(ctx.event_log_limiter, std::move(held_sources)));
     registry.add(reloader.collector());
+    // A vanished interface's user-space state leaves with its kernel keys.
+    ctx.iface_lifecycle->on_labels_gone(
+        [lim = ctx.event_log_limiter, ex = &registry.exemplars()](const auto& gone) {
+            for (const auto& label : gone) {
+                lim->forget_iface(label);
+                ex->forget_label("iface", label);
+            }
+        });
+    registry.add(ctx.iface_lifecycle->collector());
     // POST /-/reload comes in on an HTTP thread; the reload itself runs on the io_context.
     auto reload_on_io = [&io, &reloader]() -> Status {
         auto done = std::make_shared<std::promise<Status>>();
@@ -145,6 +156,8 @@ int run_daemon(const Options& opt) {
     for (auto& r : ctx.readers)
         r->start();
     ready = all_up;
+    ctx.iface_lifecycle->start(io);
+    ctx.on_stop.push_back([lc = ctx.iface_lifecycle] { lc->stop(); });
 
     asio::signal_set stop_signals(io, SIGINT, SIGTERM);
     stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {

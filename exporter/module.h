@@ -17,6 +17,7 @@
 #include "core/result.h"
 #include "log/log_limiter.h"
 #include "metrics_registry.h"
+#include "net/iface_lifecycle.h"
 #include "self_collector.h"
 #include "span/span_maps.h"
 
@@ -51,6 +52,10 @@ struct DaemonContext {
     // --bpf.pin-path (pin_store.h): a probe passes it its counter maps before loading, so they
     // are pinned, or adopted from a predecessor. Disabled when the flag is "".
     std::shared_ptr<PinStore> pins = PinStore::disabled();
+    // One lifecycle for every per-interface series (iface_lifecycle.h): a module whose kernel
+    // maps are keyed by interface registers them (add_map); per-label state in user space
+    // follows on_labels_gone. Swept on the io_context every min(grace/4, 30s).
+    std::shared_ptr<IfaceLifecycle> iface_lifecycle{};
 };
 
 struct Module {

@@ -51,6 +51,19 @@ void ExemplarTable::add_histogram(const std::string& family, const LabelPairs& s
         q.pop_front();
 }
 
+void ExemplarTable::forget_label(const std::string& name, const std::string& value) {
+    const std::string pair = '\x1f' + name + '\x1e' + value;
+    auto has = [&](const std::string& k) {
+        for (size_t at = k.find(pair); at != std::string::npos; at = k.find(pair, at + 1))
+            if (at + pair.size() == k.size() || k[at + pair.size()] == '\x1f')
+                return true;
+        return false;
+    };
+    std::lock_guard lk(mu_);
+    std::erase_if(counters_, [&](const auto& kv) { return has(kv.first); });
+    std::erase_if(histograms_, [&](const auto& kv) { return has(kv.first); });
+}
+
 std::optional<Exemplar> ExemplarTable::counter(const std::string& family,
                                                const std::vector<ClientMetric::Label>& l) const {
     std::lock_guard lk(mu_);

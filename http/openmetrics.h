@@ -42,6 +42,8 @@ class ExemplarTable {
     std::optional<Exemplar> counter(const std::string& family,
                                     const std::vector<prometheus::ClientMetric::Label>& l) const;
     bool empty() const;
+    // Drops every exemplar of a series with label name=value (a vanished interface's).
+    void forget_label(const std::string& name, const std::string& value);
     // A histogram series' exemplars, oldest first (the serializer picks one per bucket).
     std::vector<Exemplar> histogram(const std::string& family,
                                     const std::vector<prometheus::ClientMetric::Label>& l) const;

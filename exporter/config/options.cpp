@@ -234,6 +234,15 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
              o.iface_stale_grace_ns = *d;
              return Ok{};
          }},
+        {"--tcp.max-iface-keys",
+         [&](std::string_view v) -> Status {
+             auto n = parse_uint("--tcp.max-iface-keys", v, 1u << 20);
+             if (!n || *n < 8)
+                 return Error{EINVAL, "--tcp.max-iface-keys: a number in [8, 1048576]: \"" +
+                                          std::string(v) + "\""};
+             o.tcp_max_iface_keys = uint32_t(*n);
+             return Ok{};
+         }},
     };
     add_span_flags(flags, o.span);
     add_operator_flags(flags, o);
@@ -306,6 +315,8 @@ std::string usage() {
            "  --iface.max=N                   watch at most N interfaces (default 1024)\n"
            "  --iface.stale-grace=DUR         keep a vanished interface's series this long\n"
            "                                  (default 5m)\n"
+           "  --tcp.max-iface-keys=N          keys of each per-interface TCP map (retransmits,\n"
+           "                                  latency histograms, connect failures; default 4096)\n"
            "  -h, --help                      this text\n"
            "  --version                       version and build details\n\n"
            "Output: one JSON object per line on stdout, events and daemon messages alike.\n"

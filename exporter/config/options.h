@@ -34,6 +34,7 @@ struct Options {
     std::string iface_exclude = "lo"; // "" excludes nothing
     uint32_t iface_max = 1024;
     uint64_t iface_stale_grace_ns = 300'000'000'000; // 5m
+    uint32_t tcp_max_iface_keys = 4096;              // capacity of rtx_counts, lat_hist, conn_fail
     SpanOptions span{};
     // Operator surface (config_file.h, reload.h, log_limiter.h).
     std::string config_file;           // --config.file; "" = flags only

@@ -105,10 +105,23 @@ std::map<LogLimiter::Key, uint64_t> LogLimiter::suppressed() const {
 
 uint64_t LogLimiter::suppressed_total() const {
     std::lock_guard lk(mu_);
-    uint64_t n = 0;
+    uint64_t n = forgotten_;
     for (const auto& [k, v] : suppressed_)
         n += v;
     return n;
+}
+
+void LogLimiter::forget_iface(std::string_view iface) {
+    std::lock_guard lk(mu_);
+    for (auto it = buckets_.begin(); it != buckets_.end();)
+        it = it->first.first == iface ? buckets_.erase(it) : std::next(it);
+    for (auto it = suppressed_.begin(); it != suppressed_.end();) {
+        if (it->first.first == iface) {
+            forgotten_ += it->second;
+            it = suppressed_.erase(it);
+        } else
+            ++it;
+    }
 }
 
 size_t LogLimiter::buckets() const {

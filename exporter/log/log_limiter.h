@@ -40,6 +40,9 @@ class LogLimiter {
     using Key = std::pair<std::string, std::string>; // (iface, event)
     using Counts = std::map<Key, uint64_t>;
     Counts suppressed() const; // held back by allow()
+    // The interface's series is gone (interface lifecycle): its buckets and counts go too.
+    // suppressed_total() keeps what was counted, for the exit line's account.
+    void forget_iface(std::string_view iface);
 
     // Orders Keys and (iface, event) string_view pairs alike: allow() runs for every event of
     // a storm and finds its bucket without building the two strings.
@@ -72,6 +75,7 @@ class LogLimiter {
     double burst_ = 0; // bucket size
     std::map<Key, Bucket, KeyLess> buckets_;
     std::map<Key, uint64_t, KeyLess> suppressed_;
+    uint64_t forgotten_ = 0; // counts of forgotten interfaces
 };
 
 // Lines held back elsewhere: events a probe kept in the kernel over the same limit.

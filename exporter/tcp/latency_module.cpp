@@ -33,7 +33,8 @@ Status start_latency_module(DaemonContext& ctx) {
     auto probe = LatencyProbe::start({.host_netns_ino = ctx.host_netns_ino,
                                       .rtt_sample_interval_ns = ctx.opt.tcp_rtt_sample_interval_ns,
                                       .span_maps = ctx.span_maps,
-                                      .pins = ctx.pins.get()});
+                                      .pins = ctx.pins.get(),
+                                      .max_iface_keys = ctx.opt.tcp_max_iface_keys});
     if (!probe)
         return probe.error();
     std::shared_ptr<LatencyProbe> p = std::move(*probe);
@@ -48,6 +49,10 @@ Status start_latency_module(DaemonContext& ctx) {
         return reader.error();
     RingReader* r = reader->get();
     ctx.registry.add(std::make_unique<LatencyCollector>(*p, ctx.host_netns_ino, host_ifname));
+    if (ctx.iface_lifecycle) {
+        ctx.iface_lifecycle->add_map(p->hist_keys());
+        ctx.iface_lifecycle->add_map(p->fail_keys());
+    }
     ctx.pipelines.push_back(
         {"tcp_latency", [p] { return p->read_stats(); }, [r] { return r->consumed(); }});
     for (auto& [name, fd] : p->programs())

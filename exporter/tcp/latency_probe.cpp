@@ -58,6 +58,12 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
     if (auto st = use_span_table(*p->skel_.get(), opt.span_maps, "tcp_latency"); !st)
         return st.error();
 
+    // --tcp.max-iface-keys keys each (an interface has up to TIF_HIST_MAX histograms and
+    // TIF_CONN_FAIL_MAX failure reasons; the overflow entries among them).
+    if (int err = bpf_map__set_max_entries(p->skel_->maps.lat_hist, opt.max_iface_keys))
+        return os_error(err, "size lat_hist");
+    if (int err = bpf_map__set_max_entries(p->skel_->maps.conn_fail, opt.max_iface_keys))
+        return os_error(err, "size conn_fail");
     if (opt.pins)
         opt.pins->prepare(p->skel_->obj, "tcp_latency", {"lat_hist", "conn_fail"});
     if (auto st = load_skeleton(p->skel_.get(), "tcp_latency"); !st)
@@ -70,6 +76,15 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
                                                              TIF_CONN_FAIL_MAX, "conn_fail");
         !st)
         return st.error();
+
+    p->hist_keys_ = std::make_shared<IfaceKeyedMap>(
+        "lat_hist", bpf_map__fd(p->skel_->maps.lat_hist), uint32_t(sizeof(tif_lat_key)),
+        uint32_t(sizeof(tif_lat_hist_val) / 8), bpf_map__max_entries(p->skel_->maps.lat_hist),
+        opt.host_netns_ino, host_ifname);
+    p->fail_keys_ = std::make_shared<IfaceKeyedMap>(
+        "conn_fail", bpf_map__fd(p->skel_->maps.conn_fail), uint32_t(sizeof(tif_lat_key)),
+        uint32_t(sizeof(tif_conn_fail_val) / 8), bpf_map__max_entries(p->skel_->maps.conn_fail),
+        opt.host_netns_ino, host_ifname);
 
     if (int err = tcp_latency_bpf::attach(p->skel_.get()))
         return os_error(err, "attach the tcp_latency programs");
@@ -94,23 +109,33 @@ std::vector<std::pair<std::string, int>> LatencyProbe::programs() const {
 
 Result<std::vector<LatHistSample>> LatencyProbe::read_histograms() const {
     std::vector<LatHistSample> out;
+    std::unique_lock<std::mutex> hold;
+    if (hist_keys_)
+        hold = hist_keys_->hold_sweep();
     auto st = for_each_percpu_hash<tif_lat_key, tif_lat_hist_val>(
         bpf_map__fd(skel_->maps.lat_hist), [&](const tif_lat_key& k, const tif_lat_hist_val& v) {
             out.push_back({k, v});
         });
     if (!st)
         return st.error();
+    if (hist_keys_)
+        hist_keys_->append_carried(out, &LatHistSample::key, &LatHistSample::hist);
     return out;
 }
 
 Result<std::vector<ConnFailSample>> LatencyProbe::read_failures() const {
     std::vector<ConnFailSample> out;
+    std::unique_lock<std::mutex> hold;
+    if (fail_keys_)
+        hold = fail_keys_->hold_sweep();
     auto st = for_each_percpu_hash<tif_lat_key, tif_conn_fail_val>(
         bpf_map__fd(skel_->maps.conn_fail), [&](const tif_lat_key& k, const tif_conn_fail_val& v) {
             out.push_back({k, v.count});
         });
     if (!st)
         return st.error();
+    if (fail_keys_)
+        fail_keys_->append_carried(out, &ConnFailSample::key, &ConnFailSample::count);
     return out;
 }
 

@@ -11,6 +11,7 @@
 #include "bpf/bpf_raii.h"
 #include "bpf/pin_store.h"
 #include "core/result.h"
+#include "net/iface_lifecycle.h"
 #include "span/span_maps.h"
 #include "tcp/retransmit_probe.h"
 #include "tcp_latency.h"
@@ -36,6 +37,7 @@ class LatencyProbe {
         uint64_t rtt_sample_interval_ns = 1'000'000'000; // 0 = every segment with data in flight
         SpanMapFds span_maps{};   // the shared span-binding table, when the span module made one
         PinStore* pins = nullptr; // pins the histograms and failure counts
+        uint32_t max_iface_keys = 4096; // lat_hist and conn_fail capacity (--tcp.max-iface-keys)
     };
 
     static Result<std::unique_ptr<LatencyProbe>> start(const Options& opt);
@@ -44,12 +46,16 @@ class LatencyProbe {
     Result<std::vector<LatHistSample>> read_histograms() const;
     Result<std::vector<ConnFailSample>> read_failures() const;
     Result<ProbeStats> read_stats() const;
+    // lat_hist and conn_fail as the interface lifecycle sweeps them.
+    std::shared_ptr<IfaceKeyedMap> hist_keys() const { return hist_keys_; }
+    std::shared_ptr<IfaceKeyedMap> fail_keys() const { return fail_keys_; }
     int exemplars_map_fd() const; // ring buffer of tif_rtt_exemplar_event
     std::vector<std::pair<std::string, int>> programs() const; // name, fd
 
   private:
     LatencyProbe() = default;
     BpfSkeleton<tcp_latency_bpf> skel_;
+    std::shared_ptr<IfaceKeyedMap> hist_keys_, fail_keys_;
 };
 
 } // namespace tif

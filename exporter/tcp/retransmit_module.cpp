@@ -57,7 +57,8 @@ Status start_retransmit_module(DaemonContext& ctx) {
                                          .span_maps = ctx.span_maps,
                                          .pins = ctx.pins.get(),
                                          .log_event_rate = ctx.opt.log_event_rate,
-                                         .log_event_burst = ctx.opt.log_event_burst});
+                                         .log_event_burst = ctx.opt.log_event_burst,
+                                         .max_iface_keys = ctx.opt.tcp_max_iface_keys});
     if (!probe)
         return probe.error();
     std::shared_ptr<RetransmitProbe> p = std::move(*probe);
@@ -71,6 +72,8 @@ Status start_retransmit_module(DaemonContext& ctx) {
         return reader.error();
     RingReader* r = reader->get();
     ctx.registry.add(std::make_unique<RetransmitCollector>(*p, host, host_ifname));
+    if (ctx.iface_lifecycle)
+        ctx.iface_lifecycle->add_map(p->iface_keys());
     ctx.pipelines.push_back({"tcp_retransmit", [p] { return p->read_stats(); },
                              [r] { return r->consumed(); },
                              [p, host] { return rtx_held_lines(*p, host, host_ifname); }});

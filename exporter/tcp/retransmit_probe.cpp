@@ -46,6 +46,10 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     if (auto st = use_span_table(*p->skel_.get(), opt.span_maps, "tcp_retransmit"); !st)
         return st.error();
 
+    // One key per interface (the overflow entry among them); the default keeps the layout
+    // earlier versions pinned.
+    if (int err = bpf_map__set_max_entries(p->skel_->maps.rtx_counts, opt.max_iface_keys))
+        return os_error(err, "size rtx_counts");
     if (opt.pins)
         opt.pins->prepare(p->skel_->obj, "tcp_retransmit", {"rtx_counts"});
     if (auto st = load_skeleton(p->skel_.get(), "tcp_retransmit"); !st)
@@ -59,6 +63,10 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
         errno != EEXIST)
         return os_error(errno, "create overflow entry in rtx_counts");
     p->set_log_limit(opt.log_event_rate, opt.log_event_burst);
+    p->keys_ = std::make_shared<IfaceKeyedMap>(
+        "rtx_counts", bpf_map__fd(p->skel_->maps.rtx_counts), uint32_t(sizeof(tif_rtx_key)),
+        uint32_t(sizeof(tif_rtx_counts) / 8), bpf_map__max_entries(p->skel_->maps.rtx_counts),
+        opt.host_netns_ino, host_ifname);
 
     if (int err = tcp_retransmit_bpf::attach(p->skel_.get()))
         return os_error(err, "attach tp_btf/tcp_retransmit_skb and tp_btf/tcp_retransmit_synack");
@@ -80,12 +88,17 @@ int RetransmitProbe::events_map_fd() const {
 
 Result<std::vector<RtxSample>> RetransmitProbe::read_counts() const {
     std::vector<RtxSample> out;
+    std::unique_lock<std::mutex> hold;
+    if (keys_)
+        hold = keys_->hold_sweep();
     auto st = for_each_percpu_hash<tif_rtx_key, tif_rtx_counts>(
         bpf_map__fd(skel_->maps.rtx_counts), [&](const tif_rtx_key& k, const tif_rtx_counts& v) {
             out.push_back({k, v});
         });
     if (!st)
         return st.error();
+    if (keys_)
+        keys_->append_carried(out, &RtxSample::key, &RtxSample::counts);
     return out;
 }
 

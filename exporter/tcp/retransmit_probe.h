@@ -14,6 +14,7 @@
 #include "bpf/pin_store.h"
 #include "core/result.h"
 #include "iface_ref.h"
+#include "net/iface_lifecycle.h"
 #include "span/span_maps.h"
 #include "tcp_retransmit.h"
 
@@ -35,6 +36,7 @@ class RetransmitProbe {
         PinStore* pins = nullptr;            // pins rtx_counts (counts survive a restart)
         uint32_t log_event_rate = 0;         // the pre-limiter: --log.event-rate, 0 = none
         uint32_t log_event_burst = 0;        // --log.event-burst, 0 = the rate
+        uint32_t max_iface_keys = 4096;      // rtx_counts capacity (--tcp.max-iface-keys)
     };
 
     static Result<std::unique_ptr<RetransmitProbe>> start(const Options& opt);
@@ -42,7 +44,10 @@ class RetransmitProbe {
 
     int events_map_fd() const;
     std::vector<std::pair<std::string, int>> programs() const; // name, fd
+    // The kernel's counters plus the counts the lifecycle carries for deleted keys.
     Result<std::vector<RtxSample>> read_counts() const;
+    // rtx_counts as the interface lifecycle sweeps it.
+    std::shared_ptr<IfaceKeyedMap> iface_keys() const { return keys_; }
     Result<ProbeStats> read_stats() const;
     // The in-kernel pre-limiter's rate and burst (see over_log_limit in the probe): the log
     // limiter's, set at start and on every reload.
@@ -51,6 +56,7 @@ class RetransmitProbe {
   private:
     RetransmitProbe() = default;
     BpfSkeleton<tcp_retransmit_bpf> skel_;
+    std::shared_ptr<IfaceKeyedMap> keys_;
 };
 
 } // namespace tif

@@ -101,3 +101,16 @@ TEST_CASE("the collector exports the suppressed counts") {
     REQUIRE(out[0].metric.size() == 1);
     CHECK(out[0].metric[0].counter.value == 1);
 }
+
+TEST_CASE("a vanished interface's buckets and counts are forgotten; the total keeps them") {
+    FakeClock c;
+    LogLimiter l(1, 1, c.fn());
+    for (int i = 0; i < 3; ++i) {
+        l.allow("veth1", "tcp_retransmit");
+        l.allow("eth0", "tcp_retransmit");
+    }
+    l.forget_iface("veth1");
+    CHECK(l.suppressed() == std::map<LogLimiter::Key, uint64_t>{{{"eth0", "tcp_retransmit"}, 2}});
+    CHECK(l.suppressed_total() == 4);
+    CHECK(l.buckets() == 1);
+}

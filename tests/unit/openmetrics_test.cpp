@@ -116,3 +116,16 @@ TEST_CASE("Accept negotiation") {
     CHECK_FALSE(accepts_openmetrics("application/openmetrics-text;q=0.2, text/plain"));
     CHECK_FALSE(accepts_openmetrics("application/openmetrics-text;q=0"));
 }
+
+TEST_CASE("a vanished interface's exemplars are forgotten, no other's") {
+    ExemplarTable ex;
+    ex.set_counter("c_total", {{"iface", "veth1"}, {"kind", "rto"}}, {{{"trace_id", "aa"}}, 1, {}});
+    ex.set_counter("c_total", {{"iface", "veth10"}, {"kind", "rto"}},
+                   {{{"trace_id", "bb"}}, 1, {}});
+    ex.add_histogram("traceiface_tcp_rtt_seconds", {{"iface", "veth1"}},
+                     {{{"trace_id", "cc"}}, 0.005, {}});
+    ex.forget_label("iface", "veth1");
+    CHECK(!ex.counter("c_total", {{"iface", "veth1"}, {"kind", "rto"}}));
+    CHECK(ex.counter("c_total", {{"iface", "veth10"}, {"kind", "rto"}}));
+    CHECK(ex.histogram("traceiface_tcp_rtt_seconds", {{"iface", "veth1"}}).empty());
+}

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
         return tif::run_cleanup_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "mount-bpffs")
         return tif::run_mount_bpffs_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "prepare-dirs")
+        return tif::run_prepare_dirs_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "check-config")
         return tif::run_check_config({args.begin() + 1, args.end()});
     auto opt = tif::load_options(args); // the flags, over --config.file's settings

@@ -5,13 +5,14 @@
 //   cri_tool [--endpoint unix:///path] [--timeout SECS] COMMAND ...
 //     version | status
 //     run-pod --name N --namespace NS [--uid UID] [--cgroup-parent P] [--host-network]
-//             [--hostname H] [--log-dir D] [--attempt N] [--runtime-handler H]
+//             [--privileged] [--hostname H] [--log-dir D] [--attempt N] [--runtime-handler H]
 //             [--label k=v]... [--annotation k=v]...              prints the sandbox id
 //     stop-pod ID | remove-pod ID | pod-status ID
 //     list-pods [--name N] [--namespace NS] [--label k=v]... [--state ready|notready]
 //     create-container POD_ID --name N --image IMG [--command ARG]... [--arg ARG]...
-//             [--env K=V]... [--mount HOST:CONTAINER[:ro]]... [--cap-add C]... [--cap-drop C]...
-//             [--run-as-user N] [--privileged] [--readonly-rootfs] [--host-network]
+//             [--env K=V]... [--mount HOST:CONTAINER[:ro][,rslave|,rshared]]...
+//             [--cap-add C]... [--cap-drop C]... [--run-as-user N] [--run-as-group N]
+//             [--no-new-privs] [--privileged] [--readonly-rootfs] [--host-network]
 //             [--label k=v]... [--annotation k=v]... [-- COMMAND ARGS...]
 //                                                                 prints the container id
 //     start-container ID | stop-container ID [--grace SECS] | remove-container ID
@@ -362,7 +363,10 @@ int cmd_run_pod(Client& c, const Args& a) {
     md->set_namespace_(a.need("namespace"));
     md->set_uid(a.get("uid").value_or(random_uid()));
     md->set_attempt(static_cast<uint32_t>(to_long(a.get("attempt").value_or("0"), "--attempt")));
-    cfg->set_hostname(a.get("hostname").value_or(md->name()));
+    // As the kubelet: a hostNetwork pod keeps the node's UTS namespace and gets no hostname
+    // (runc refuses to set one without a private UTS namespace).
+    if (!a.has("host-network"))
+        cfg->set_hostname(a.get("hostname").value_or(md->name()));
     if (auto d = a.get("log-dir"))
         cfg->set_log_directory(*d);
     put_key_values(cfg->mutable_labels(), a.all("label"), "label");
@@ -374,6 +378,9 @@ int cmd_run_pod(Client& c, const Args& a) {
     nso->set_network(a.has("host-network") ? rt::NODE : rt::POD);
     nso->set_pid(rt::CONTAINER);
     nso->set_ipc(rt::POD);
+    // As the kubelet sets it when any container of the pod is privileged; containerd refuses a
+    // privileged container in a sandbox that is not.
+    linux->mutable_security_context()->set_privileged(a.has("privileged"));
     if (auto h = a.get("runtime-handler"))
         req.set_runtime_handler(*h);
     auto r = RPC(c, runtime, RunPodSandbox, req);
@@ -462,22 +469,42 @@ int cmd_create_container(Client& c, const Args& a) {
         kv->set_value(v);
     }
     for (const auto& s : a.all("mount")) {
-        // HOST:CONTAINER[:ro|:rw]
+        // HOST:CONTAINER[:OPT[,OPT]] with OPT ro, rw, private, rslave (Kubernetes'
+        // HostToContainer) or rshared (Bidirectional).
         auto c1 = s.find(':');
         if (c1 == std::string::npos || c1 == 0)
-            usage_error("--mount wants HOST:CONTAINER[:ro], got '" + s + "'");
+            usage_error("--mount wants HOST:CONTAINER[:ro][,rslave|,rshared], got '" + s + "'");
         std::string host = s.substr(0, c1), rest = s.substr(c1 + 1), mode;
         if (auto c2 = rest.find(':'); c2 != std::string::npos) {
             mode = rest.substr(c2 + 1);
             rest = rest.substr(0, c2);
         }
-        if (rest.empty() || (!mode.empty() && mode != "ro" && mode != "rw"))
-            usage_error("--mount wants HOST:CONTAINER[:ro], got '" + s + "'");
+        bool ro = false;
+        auto prop = rt::PROPAGATION_PRIVATE;
+        for (size_t b = 0; !mode.empty() && b <= mode.size();) {
+            size_t e = mode.find(',', b);
+            if (e == std::string::npos)
+                e = mode.size();
+            const std::string opt = mode.substr(b, e - b);
+            if (opt == "ro" || opt == "rw")
+                ro = opt == "ro";
+            else if (opt == "private")
+                prop = rt::PROPAGATION_PRIVATE;
+            else if (opt == "rslave")
+                prop = rt::PROPAGATION_HOST_TO_CONTAINER;
+            else if (opt == "rshared")
+                prop = rt::PROPAGATION_BIDIRECTIONAL;
+            else
+                rest.clear();
+            b = e + 1;
+        }
+        if (rest.empty())
+            usage_error("--mount wants HOST:CONTAINER[:ro][,rslave|,rshared], got '" + s + "'");
         auto* m = cfg->add_mounts();
         m->set_host_path(host);
         m->set_container_path(rest);
-        m->set_readonly(mode == "ro");
-        m->set_propagation(rt::PROPAGATION_PRIVATE);
+        m->set_readonly(ro);
+        m->set_propagation(prop);
     }
     put_key_values(cfg->mutable_labels(), a.all("label"), "label");
     put_key_values(cfg->mutable_annotations(), a.all("annotation"), "annotation");
@@ -490,6 +517,9 @@ int cmd_create_container(Client& c, const Args& a) {
         sc->mutable_capabilities()->add_drop_capabilities(cap);
     if (auto u = a.get("run-as-user"))
         sc->mutable_run_as_user()->set_value(to_long(*u, "--run-as-user"));
+    if (auto g = a.get("run-as-group"))
+        sc->mutable_run_as_group()->set_value(to_long(*g, "--run-as-group"));
+    sc->set_no_new_privs(a.has("no-new-privs"));
     sc->set_privileged(a.has("privileged"));
     sc->set_readonly_rootfs(a.has("readonly-rootfs"));
     // The container shares the pod's network (and ipc) namespace; its pid namespace is its own.
@@ -631,14 +661,14 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> cmds = {
         {"version", cmd_version, {}},
         {"status", cmd_status, {}},
-        {"run-pod", cmd_run_pod, {"host-network"}},
+        {"run-pod", cmd_run_pod, {"host-network", "privileged"}},
         {"stop-pod", cmd_stop_pod, {}},
         {"remove-pod", cmd_remove_pod, {}},
         {"pod-status", cmd_pod_status, {"verbose"}},
         {"list-pods", cmd_list_pods, {}},
         {"create-container",
          cmd_create_container,
-         {"host-network", "privileged", "readonly-rootfs"}},
+         {"host-network", "privileged", "readonly-rootfs", "no-new-privs"}},
         {"start-container", cmd_start_container, {}},
         {"stop-container", cmd_stop_container, {}},
         {"remove-container", cmd_remove_container, {}},

@@ -120,8 +120,14 @@ function daemonSetChecks(scenario) {
   check(c.ports.some((p) => p.name === 'metrics' && p.containerPort === values.port), at('port'));
   const mount = (p) => c.volumeMounts.find((m) => m.mountPath === p);
   const vol = (m) => m && pod.volumes.find((v) => v.name === m.name);
-  check(vol(mount('/sys/fs/bpf'))?.hostPath?.path === '/sys/fs/bpf', at('bpffs hostPath'));
+  // As root the node's whole /sys/fs/bpf; as 65534 only the pin directory prepare-dirs gave it,
+  // mounted at /sys/fs/bpf and pinned into: the pins sit at the node's /sys/fs/bpf/traceiface
+  // either way.
+  const asRoot = values.securityContext.runAsRoot;
+  check(vol(mount('/sys/fs/bpf'))?.hostPath?.path ===
+    (asRoot ? '/sys/fs/bpf' : '/sys/fs/bpf/traceiface'), at('bpffs hostPath'));
   check(mount('/sys/fs/bpf')?.mountPropagation === 'HostToContainer', at('bpffs HostToContainer'));
+  check(c.args.includes('--bpf.pin-path=/sys/fs/bpf') === !asRoot, at('pin path iff non-root'));
   // The init container that mounts bpffs on a node without one: the same image, privileged
   // (Bidirectional propagation needs it), only when bpffs.mountOnHost.
   const init = (pod.initContainers || []).find((x) => x.name === 'mount-bpffs');
@@ -133,6 +139,28 @@ function daemonSetChecks(scenario) {
     check(im?.mountPropagation === 'Bidirectional' &&
       pod.volumes.find((v) => v.name === im.name)?.hostPath?.path === '/sys/fs/bpf',
     at('mount-bpffs mounts the node /sys/fs/bpf Bidirectional'));
+  }
+  // prepare-dirs: the node's pin and span-socket directories to 65534, as root with CAP_CHOWN
+  // (and the binary's file capabilities, without which execve fails), only for a non-root
+  // daemon, after mount-bpffs.
+  const prep = (pod.initContainers || []).find((x) => x.name === 'prepare-dirs');
+  if (check(!!prep === !asRoot, at('prepare-dirs init container iff non-root')) && prep) {
+    const ps = prep.securityContext;
+    check(prep.image === c.image && prep.args[0] === 'prepare-dirs' &&
+      prep.args.includes('--owner=65534:65534') && prep.args.includes('/sys/fs/bpf/traceiface') &&
+      prep.args.includes('/run/traceiface') === values.spanSocket.enabled,
+    at(`prepare-dirs args ${prep.args}`));
+    check(ps.runAsUser === 0 && ps.privileged === false && ps.allowPrivilegeEscalation === false &&
+      JSON.stringify(ps.capabilities.drop) === '["ALL"]' &&
+      JSON.stringify([...ps.capabilities.add].sort()) === '["BPF","CHOWN","NET_ADMIN","PERFMON"]',
+    at('prepare-dirs: root with CHOWN and the binary\'s file capabilities alone'));
+    const pm = (p) => prep.volumeMounts.find((m) => m.mountPath === p);
+    check(pod.volumes.find((v) => v.name === pm('/sys/fs/bpf')?.name)?.hostPath?.path ===
+      '/sys/fs/bpf', at('prepare-dirs mounts the node /sys/fs/bpf'));
+    check(values.spanSocket.enabled ? pm('/run/traceiface')?.name === mount('/run/traceiface')?.name
+      : !pm('/run/traceiface'), at('prepare-dirs mounts the span-socket directory'));
+    check(pod.initContainers[pod.initContainers.length - 1] === prep,
+      at('prepare-dirs runs after mount-bpffs'));
   }
   check(mount('/sys/kernel/btf')?.readOnly === true &&
     vol(mount('/sys/kernel/btf'))?.hostPath?.path === '/sys/kernel/btf', at('btf read-only'));
@@ -147,7 +175,6 @@ function daemonSetChecks(scenario) {
   check(ds.spec.template.metadata.annotations['checksum/config'] === sum,
     at('checksum/config is not the sha256 of the rendered ConfigMap'));
   // Root, or the image's uid 65534 on its binary's file capabilities.
-  const asRoot = values.securityContext.runAsRoot;
   check(asRoot ? sc.runAsUser === 0 && sc.runAsGroup === 0 && sc.runAsNonRoot === false
     : sc.runAsUser === 65534 && sc.runAsGroup === 65534 && sc.runAsNonRoot === true,
   at(`user: runAsRoot ${asRoot}`));

@@ -15,6 +15,7 @@
 #include "bpf/ring_reader.h"
 #include "config/options.h"
 #include "core/result.h"
+#include "k8s/pod_directory.h"
 #include "log/log_limiter.h"
 #include "metrics_registry.h"
 #include "net/iface_lifecycle.h"
@@ -52,6 +53,10 @@ struct DaemonContext {
     // --bpf.pin-path (pin_store.h): a probe passes it its counter maps before loading, so they
     // are pinned, or adopted from a predecessor. Disabled when the flag is "".
     std::shared_ptr<PinStore> pins = PinStore::disabled();
+    // Which pod a network namespace belongs to (k8s/pod_directory.h): filled by the k8s module's
+    // resolver thread, read by the interface table's info series and the retransmit lines.
+    // Empty (every lookup misses) when pod identity is off.
+    std::shared_ptr<PodDirectory> pods = std::make_shared<PodDirectory>();
     // One lifecycle for every per-interface series (iface_lifecycle.h): a module whose kernel
     // maps are keyed by interface registers them (add_map); per-label state in user space
     // follows on_labels_gone. Swept on the io_context every min(grace/4, 30s).

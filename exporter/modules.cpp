@@ -7,6 +7,7 @@ Status start_span_module(DaemonContext& ctx);
 Status start_retransmit_module(DaemonContext& ctx);
 Status start_packet_module(DaemonContext& ctx);
 Status start_latency_module(DaemonContext& ctx);
+Status start_k8s_module(DaemonContext& ctx);
 
 std::vector<Module> all_modules() {
     return {
@@ -14,6 +15,7 @@ std::vector<Module> all_modules() {
         {"tcp_retransmit", start_retransmit_module},
         {"tc_packets", start_packet_module},
         {"tcp_latency", start_latency_module},
+        {"k8s_pod_identity", start_k8s_module}, // never fails: off, cri or cgroup
     };
 }
 

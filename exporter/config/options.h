@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/k8s_options.h"
 #include "config/span_options.h"
 #include "core/result.h"
 #include "log/log.h"
@@ -36,6 +37,7 @@ struct Options {
     uint64_t iface_stale_grace_ns = 300'000'000'000; // 5m
     uint32_t tcp_max_iface_keys = 4096;              // capacity of rtx_counts, lat_hist, conn_fail
     SpanOptions span{};
+    K8sOptions k8s{}; // --k8s.* (k8s_options.h)
     // Operator surface (config_file.h, reload.h, log_limiter.h).
     std::string config_file;           // --config.file; "" = flags only
     bool enable_lifecycle = false;     // --web.enable-lifecycle: POST /-/reload

@@ -161,6 +161,14 @@ void drop_thread_caps() {
     (void)capset_self(0, 0, 0);
 }
 
+Status keep_thread_caps(uint64_t keep) {
+    auto now = current_caps();
+    if (!now)
+        return now.error();
+    const uint64_t kept = keep & now->permitted;
+    return capset_self(kept, kept, 0);
+}
+
 namespace {
 class CapsCollector : public Collector {
   public:

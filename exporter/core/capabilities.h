@@ -49,6 +49,10 @@ Result<CapState> drop_caps_except(uint64_t keep);
 // For threads that need no capability at all (the Loki pusher): empties this thread's sets.
 void drop_thread_caps();
 
+// For threads that need a few (the k8s resolver: CAP_SYS_PTRACE for other processes'
+// /proc/<pid>/ns/net): keeps `keep` where held in this thread's sets, drops the rest.
+Status keep_thread_caps(uint64_t keep);
+
 // traceiface_capabilities{set="effective"|"permitted",capability="CAP_..."} 1, read from the
 // process at scrape time.
 std::unique_ptr<Collector> make_caps_collector();

@@ -89,6 +89,8 @@ Result<LinkMsg> parse_link(uint16_t nlmsg_type, std::span<const std::byte> paylo
             break;
         case IFLA_LINK_NETNSID:
             m.link_other_netns = true;
+            if (v.size() >= sizeof(int32_t))
+                m.link_netnsid = read_as<int32_t>(v);
             break;
         case IFLA_LINKINFO:
             for_each_attr(v, [&](uint16_t t, std::span<const std::byte> iv) {

@@ -24,6 +24,7 @@ struct LinkMsg {
     uint32_t master = 0;           // IFLA_MASTER: the bond/bridge/VRF we are enslaved to, 0 = none
     uint32_t link = 0;             // IFLA_LINK: the lower device (vlan) or the veth peer
     bool link_other_netns = false; // IFLA_LINK_NETNSID present: `link` is an ifindex elsewhere
+    int32_t link_netnsid = -1;     // IFLA_LINK_NETNSID: that namespace's id here (RTM_GETNSID)
     std::string kind;              // IFLA_LINKINFO/IFLA_INFO_KIND: "veth", "bond", "vlan", ...
 };
 

@@ -30,11 +30,12 @@ Status PacketCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     auto snap = mgr_.snapshot();
     if (!snap)
         return snap.error();
-    packet_families(*snap, out);
+    packet_families(*snap, out, pods_.get());
     return Ok{};
 }
 
-void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricFamily>& out) {
+void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricFamily>& out,
+                     const PodDirectory* pods) {
     auto packets = make_family("traceiface_packets_total",
                                "Packets seen by traceiface's tc program on the interface, by "
                                "direction; a GSO/GRO super-packet counts once, as the device "
@@ -52,7 +53,9 @@ void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricF
                              MetricType::Histogram);
     auto info = make_family("traceiface_interface_info",
                             "Watched interfaces: kind, master (bond/bridge/VRF), link (vlan: "
-                            "lower device; veth: peer in this namespace), MTU and oper state.",
+                            "lower device; veth: peer in this namespace), MTU, oper state, and "
+                            "for a veth into a pod's network namespace the pod's namespace and "
+                            "name (empty otherwise).",
                             MetricType::Gauge);
     // Grown once, not by doubling: at 1,000 interfaces the moves of ClientMetrics add up.
     for (auto* f : {&packets, &bytes, &oversize, &sizes})
@@ -72,6 +75,9 @@ void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricF
             m.histogram = size_histogram(c);
             sizes.metric.push_back(std::move(m));
         }
+        std::optional<PodIdentity> pod;
+        if (pods && (is.link.link_other_netns || is.gone))
+            pod = pods->by_link(is.link.ifindex, is.link.link_netnsid);
         add_sample(info,
                    {{"iface", name},
                     {"ifindex", std::to_string(is.link.ifindex)},
@@ -79,7 +85,9 @@ void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricF
                     {"master", is.master},
                     {"link", is.link_name},
                     {"mtu", std::to_string(is.link.mtu)},
-                    {"operstate", is.gone ? "gone" : operstate_name(is.link.operstate)}},
+                    {"operstate", is.gone ? "gone" : operstate_name(is.link.operstate)},
+                    {"namespace", pod ? pod->namespace_ : std::string()},
+                    {"pod", pod ? pod->pod : std::string()}},
                    1);
     }
     auto watched =

@@ -2,6 +2,7 @@
 // per-CPU array at scrape time, plus traceiface_interface_info and the watch bookkeeping.
 #pragma once
 
+#include "k8s/pod_directory.h"
 #include "metrics_registry.h"
 #include "packets/packet_manager.h"
 
@@ -9,16 +10,20 @@ namespace tif {
 
 class PacketCollector : public Collector {
   public:
-    explicit PacketCollector(PacketManager& mgr) : mgr_(mgr) {}
+    explicit PacketCollector(PacketManager& mgr, std::shared_ptr<const PodDirectory> pods = {})
+        : mgr_(mgr), pods_(std::move(pods)) {}
     std::string_view name() const override { return "tc_packets"; }
     Status collect(std::vector<prometheus::MetricFamily>& out) override;
 
   private:
     PacketManager& mgr_;
+    std::shared_ptr<const PodDirectory> pods_;
 };
 
 // The families for one snapshot (the collector minus the kernel read; the bench feeds it).
-void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricFamily>& out);
+// `pods` names the pod a veth leads into (interface_info's namespace and pod labels).
+void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricFamily>& out,
+                     const PodDirectory* pods = nullptr);
 
 // Classic Prometheus histogram from the kernel's log2 size buckets (not cumulative there).
 prometheus::ClientMetric::Histogram size_histogram(const tif_tc_counts& c);

@@ -89,15 +89,24 @@ Status start_packet_module(DaemonContext& ctx) {
     if (auto st = adopt_predecessor(*p, *mgr, *ctx.pins); !st)
         return st.error();
     auto watcher = NetlinkWatcher::create(
-        ctx.io, [m = mgr.get()](const std::vector<IfaceChange>& changes, const IfaceTable& t) {
+        ctx.io, [m = mgr.get(), pods = ctx.pods](const std::vector<IfaceChange>& changes,
+                                                 const IfaceTable& t) {
             m->on_changes(changes, t);
+            // A veth into a namespace no pod is known for: the pod is being created, ask the
+            // k8s resolver to list again now (it retries for a few seconds).
+            for (const auto& c : changes)
+                if (c.what == IfaceChange::What::added && c.now.link_other_netns &&
+                    !pods->by_nsid(c.now.link_netnsid)) {
+                    pods->wake();
+                    break;
+                }
         });
     if (!watcher)
         return watcher.error();
     std::shared_ptr<NetlinkWatcher> w = std::move(*watcher);
     if (auto st = w->start(); !st)
         return st.error();
-    ctx.registry.add(std::make_unique<PacketCollector>(*mgr));
+    ctx.registry.add(std::make_unique<PacketCollector>(*mgr, ctx.pods));
     // Destroyed in reverse: the watcher stops, the manager detaches our filters, and only then
     // the programs and maps go.
     ctx.keep_alive.push_back(p);

@@ -29,7 +29,7 @@ void record_exemplar(ExemplarTable& ex, const tif_rtx_event& e, const std::strin
 } // namespace
 
 void log_rtx_record(std::span<const std::byte> rec, uint32_t host_ino, ExemplarTable& ex,
-                    LogLimiter* limiter) {
+                    LogLimiter* limiter, const PodDirectory* pods) {
     tif_rtx_event e{};
     if (rec.size() < sizeof(e)) // the kernel only submits whole events
         return;
@@ -48,7 +48,11 @@ void log_rtx_record(std::span<const std::byte> rec, uint32_t host_ino, ExemplarT
         record_exemplar(ex, e, iface, int64_t(e.ts_boot_ns) + offset_ns);
     if (!write)
         return;
-    Log::event(rtx_event_json(e, offset_ns, iface, iface_label(e.route_iface, host_ino, names)));
+    std::optional<PodIdentity> pod;
+    if (pods && e.route_iface.netns_ino != host_ino)
+        pod = pods->by_netns_ino(e.route_iface.netns_ino);
+    Log::event(rtx_event_json(e, offset_ns, iface, iface_label(e.route_iface, host_ino, names),
+                              pod ? &*pod : nullptr));
 }
 
 Status start_retransmit_module(DaemonContext& ctx) {
@@ -65,8 +69,10 @@ Status start_retransmit_module(DaemonContext& ctx) {
     const uint32_t host = ctx.host_netns_ino;
     auto reader = RingReader::create(
         ctx.io, "rtx_events", p->events_map_fd(),
-        [host, ex = &ctx.registry.exemplars(), lim = ctx.event_log_limiter](
-            std::span<const std::byte> rec) { log_rtx_record(rec, host, *ex, lim.get()); },
+        [host, ex = &ctx.registry.exemplars(), lim = ctx.event_log_limiter,
+         pods = ctx.pods](std::span<const std::byte> rec) {
+            log_rtx_record(rec, host, *ex, lim.get(), pods.get());
+        },
         [] { Log::flush(); }, std::chrono::nanoseconds(ctx.opt.ringbuf_flush_interval_ns));
     if (!reader)
         return reader.error();

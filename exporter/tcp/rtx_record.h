@@ -7,13 +7,15 @@
 #include <cstdint>
 #include <span>
 
+#include "k8s/pod_directory.h"
 #include "log/log_limiter.h"
 #include "openmetrics.h"
 
 namespace tif {
 
-// `limiter` may be null (every line written).
+// `limiter` may be null (every line written); `pods` (may be null) names the pod of the
+// socket's network namespace in the line.
 void log_rtx_record(std::span<const std::byte> rec, uint32_t host_netns_ino, ExemplarTable& ex,
-                    LogLimiter* limiter);
+                    LogLimiter* limiter, const PodDirectory* pods = nullptr);
 
 } // namespace tif

@@ -1,0 +1,59 @@
+#include "config/k8s_options.h"
+
+#include "config/options.h"
+
+namespace tif {
+
+const std::vector<std::string>& k8s_endpoint_candidates() {
+    static const std::vector<std::string> c = {
+        "/run/containerd/containerd.sock",
+        "/var/run/containerd/containerd.sock",
+        "/run/k3s/containerd/containerd.sock",
+        "/var/run/crio/crio.sock",
+        "/run/crio/crio.sock",
+        "/var/run/cri-dockerd.sock",
+    };
+    return c;
+}
+
+void add_k8s_flags(FlagMap& flags, K8sOptions& o) {
+    flags["--k8s.cri-endpoint"] = [&o](std::string_view v) -> Status {
+        if (!v.empty() && v != K8S_ENDPOINT_AUTO && !v.starts_with("unix://") && v.front() != '/')
+            return Error{EINVAL, "--k8s.cri-endpoint: auto, \"\", unix:///PATH or /PATH: \"" +
+                                     std::string(v) + "\""};
+        o.cri_endpoint = std::string(v);
+        return Ok{};
+    };
+    flags["--k8s.host-root"] = [&o](std::string_view v) -> Status {
+        if (!v.empty() && v.front() != '/')
+            return Error{EINVAL, "--k8s.host-root: an absolute directory or \"\": \"" +
+                                     std::string(v) + "\""};
+        std::string s(v);
+        while (s.size() > 1 && s.back() == '/')
+            s.pop_back();
+        o.host_root = s == "/" ? "" : s;
+        return Ok{};
+    };
+    flags["--k8s.relist-interval"] = [&o](std::string_view v) -> Status {
+        auto d = parse_duration_ns("--k8s.relist-interval", v);
+        if (!d)
+            return d.error();
+        if (*d < 1'000'000'000 || *d > 600'000'000'000)
+            return Error{EINVAL, "--k8s.relist-interval: a duration from 1s to 10m: \"" +
+                                     std::string(v) + "\""};
+        o.relist_interval_ns = *d;
+        return Ok{};
+    };
+}
+
+std::string k8s_usage() {
+    return "\nKubernetes pod identity (namespace/pod of a veth and of a socket's netns):\n"
+           "  --k8s.cri-endpoint=EP           CRI socket (unix:///PATH or /PATH); auto = the\n"
+           "                                  first of containerd, k3s, CRI-O, cri-dockerd\n"
+           "                                  sockets that exists; \"\" = off (default auto)\n"
+           "  --k8s.host-root=DIR             where the node's / is mounted, for auto, /proc\n"
+           "                                  and netns paths (default \"\" = /)\n"
+           "  --k8s.relist-interval=DUR       list the pods at least this often (default 10s)\n";
+}
+
+} // namespace tif

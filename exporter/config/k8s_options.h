@@ -1,0 +1,29 @@
+// Flags of Kubernetes pod identity (--k8s.*), kept apart from options.cpp like the span flags;
+// parse_options() merges them in with add_k8s_flags().
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/span_options.h" // FlagMap
+
+namespace tif {
+
+inline constexpr const char* K8S_ENDPOINT_AUTO = "auto";
+
+struct K8sOptions {
+    // "auto" = the first socket of k8s_endpoint_candidates() that exists under host_root;
+    // "" = off; else a unix:// endpoint or socket path.
+    std::string cri_endpoint = K8S_ENDPOINT_AUTO;
+    std::string host_root; // "" = /; e.g. /host where the node's / is mounted
+    uint64_t relist_interval_ns = 10'000'000'000; // 10s
+};
+
+void add_k8s_flags(FlagMap& flags, K8sOptions& o);
+std::string k8s_usage();
+
+// The runtime sockets "auto" tries, in order (paths on the node).
+const std::vector<std::string>& k8s_endpoint_candidates();
+
+} // namespace tif

@@ -1,0 +1,110 @@
+// Module "k8s_pod_identity": which pod a veth leads into and a socket lives in
+// (pod_directory.h), from the container runtime over CRI, with /proc/<pid>/cgroup as the
+// fallback (pod_resolver.h). Never fails start-up: without a runtime socket it is off, with
+// one info line and traceiface_k8s_identity_source{source="off"} 1.
+#include <sys/stat.h>
+
+#include "config/k8s_options.h"
+#include "k8s/pod_resolver.h"
+#include "log/log.h"
+#include "module.h"
+
+namespace tif {
+
+namespace {
+
+class K8sCollector : public Collector {
+  public:
+    K8sCollector(std::shared_ptr<PodResolver> r, std::shared_ptr<PodDirectory> d)
+        : resolver_(std::move(r)), dir_(std::move(d)) {}
+    std::string_view name() const override { return "k8s"; }
+    Status collect(std::vector<prometheus::MetricFamily>& out) override {
+        auto src = make_family("traceiface_k8s_identity_source",
+                               "Where pod identity (namespace, pod) comes from: the container "
+                               "runtime (cri), /proc/<pid>/cgroup while it cannot be reached "
+                               "(cgroup: pod uid, names only of pods the runtime listed "
+                               "before), or off (no runtime socket); 1 for the one in use.",
+                               prometheus::MetricType::Gauge);
+        const IdentitySource now = resolver_ ? resolver_->source() : IdentitySource::off;
+        for (IdentitySource s : {IdentitySource::cri, IdentitySource::cgroup, IdentitySource::off})
+            add_sample(src, {{"source", std::string(identity_source_name(s))}}, s == now ? 1 : 0);
+        out.push_back(std::move(src));
+        auto pods = make_family("traceiface_k8s_pod_netns",
+                                "Pod network namespaces known: live ones and ones kept for "
+                                "late events after their pod went.",
+                                prometheus::MetricType::Gauge);
+        const size_t live = dir_->live_count(), all = dir_->size();
+        add_sample(pods, {{"state", "live"}}, double(live));
+        add_sample(pods, {{"state", "retained"}}, double(all - live));
+        out.push_back(std::move(pods));
+        auto errors = make_family("traceiface_k8s_cri_errors_total",
+                                  "CRI calls that failed (timeout, runtime down, refused).",
+                                  prometheus::MetricType::Counter);
+        const CriErrors* e = resolver_ ? resolver_->cri_errors() : nullptr;
+        add_sample(errors, {{"call", "ListPodSandbox"}},
+                   e ? double(e->list.load(std::memory_order_relaxed)) : 0);
+        add_sample(errors, {{"call", "PodSandboxStatus"}},
+                   e ? double(e->status.load(std::memory_order_relaxed)) : 0);
+        out.push_back(std::move(errors));
+        return Ok{};
+    }
+
+  private:
+    std::shared_ptr<PodResolver> resolver_;
+    std::shared_ptr<PodDirectory> dir_;
+};
+
+bool is_socket(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+// --k8s.cri-endpoint: "auto" finds the node's runtime socket under --k8s.host-root.
+std::string resolve_endpoint(const K8sOptions& o) {
+    if (o.cri_endpoint != K8S_ENDPOINT_AUTO)
+        return o.cri_endpoint;
+    for (const auto& c : k8s_endpoint_candidates())
+        if (is_socket(o.host_root + c))
+            return "unix://" + o.host_root + c;
+    return "";
+}
+
+} // namespace
+
+Status start_k8s_module(DaemonContext& ctx) {
+    const K8sOptions& o = ctx.opt.k8s;
+    const std::string endpoint = resolve_endpoint(o);
+    if (endpoint.empty()) {
+        Log::msg(Level::info,
+                 o.cri_endpoint.empty() ? "pod identity off (--k8s.cri-endpoint=\"\")"
+                                        : "pod identity off: no container runtime socket found",
+                 Fields{{"component", "k8s"}, {"source", "off"}, {"host_root", o.host_root}});
+        ctx.registry.add(std::make_unique<K8sCollector>(nullptr, ctx.pods));
+        return Ok{};
+    }
+    auto r = std::make_shared<PodResolver>(
+        PodResolverConfig{.endpoint = endpoint,
+                          .host_root = o.host_root,
+                          .relist = std::chrono::milliseconds(o.relist_interval_ns / 1'000'000),
+                          .host_netns_ino = ctx.host_netns_ino},
+        ctx.pods);
+    // The thread starts now, before the daemon drops its capabilities, and keeps only
+    // CAP_SYS_PTRACE (pod_resolver.cpp); its first pass runs in the background: start-up
+    // never waits on the runtime.
+    // A pod that went stays named for as long as its interface's series do.
+    ctx.pods->set_retain(std::chrono::nanoseconds(ctx.opt.iface_stale_grace_ns));
+    ctx.pods->set_wake([w = std::weak_ptr<PodResolver>(r)] {
+        if (auto p = w.lock())
+            p->wake();
+    });
+    r->start();
+    ctx.registry.add(std::make_unique<K8sCollector>(r, ctx.pods));
+    ctx.on_stop.push_back([r, d = ctx.pods] {
+        d->set_wake({});
+        r->stop();
+    });
+    ctx.keep_alive.push_back(r);
+    return Ok{};
+}
+
+} // namespace tif

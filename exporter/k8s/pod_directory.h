@@ -1,0 +1,79 @@
+// Which pod a network namespace belongs to: netns inode (what the probes carry) and the netns id
+// the host's rtnetlink gives a veth's peer (IFLA_LINK_NETNSID) → {namespace, pod, uid}.
+//
+// Written by the k8s module's resolver thread (pod_resolver.h), read on the io_context (the
+// retransmit lines) and by scrapes (traceiface_interface_info): every call takes the mutex,
+// lookups are a map find and a string copy. A pod that vanished stays for `retain` so that
+// late events and the gone interface's series still name it. Pure: no system calls.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tif {
+
+struct PodIdentity {
+    std::string namespace_; // Kubernetes namespace
+    std::string pod;        // pod name
+    std::string uid;        // pod uid (log lines only; never a metric label)
+    bool operator==(const PodIdentity&) const = default;
+};
+
+// One pod network namespace as the resolver found it.
+struct PodNetns {
+    uint64_t netns_ino = 0;
+    int32_t nsid = -1; // its id in our namespace (RTM_GETNSID); -1 = none assigned
+    PodIdentity id;
+};
+
+class PodDirectory {
+  public:
+    using Clock = std::chrono::steady_clock;
+    explicit PodDirectory(Clock::duration retain = std::chrono::minutes(5)) : retain_(retain) {}
+
+    std::optional<PodIdentity> by_netns_ino(uint64_t ino) const;
+    std::optional<PodIdentity> by_nsid(int32_t nsid) const;
+    // A host interface (its ifindex here) whose peer is in namespace `nsid`: by_nsid, and
+    // remembered per ifindex, so that the veth still names its pod after the pod's namespace
+    // went (its last rtnetlink message no longer carries IFLA_LINK_NETNSID) while its series
+    // stays for the grace period. Ifindexes are not reused while the kernel has free ones.
+    std::optional<PodIdentity> by_link(uint32_t ifindex, int32_t nsid,
+                                       Clock::time_point now = Clock::now()) const;
+
+    // The resolver's complete view: these are live now; entries it no longer lists are kept
+    // for `retain` after they were last seen, unless a live one took their inode or nsid (the
+    // kernel reuses nsids once a namespace is gone).
+    void publish(const std::vector<PodNetns>& live, Clock::time_point now = Clock::now());
+    size_t live_count() const;
+    size_t size() const;
+
+    // The netlink side asks for a relist when a veth into an unknown namespace appears.
+    void set_wake(std::function<void()> wake);
+    void set_retain(Clock::duration retain);
+    void wake() const;
+
+  private:
+    struct Entry {
+        PodNetns p;
+        Clock::time_point last_seen;
+        bool live = false;
+    };
+    mutable std::mutex mu_;
+    Clock::duration retain_;
+    std::map<uint64_t, Entry> by_ino_;
+    std::map<int32_t, uint64_t> nsid_to_ino_;
+    struct LinkEntry {
+        PodIdentity id;
+        Clock::time_point touched;
+    };
+    mutable std::map<uint32_t, LinkEntry> by_link_;
+    std::function<void()> wake_;
+};
+
+} // namespace tif

@@ -48,6 +48,8 @@ const BAD = {
   'telemetry path under /-/': { telemetryPath: '/-/metrics' },
   'log level': { logLevel: 'verbose' },
   'relative span socket dir': { spanSocket: { hostPath: 'run/traceiface' } },
+  'relative CRI socket': { k8s: { criSocket: 'run/containerd/containerd.sock' } },
+  'k8s misspelt key': { k8s: { criSocekt: '/run/containerd/containerd.sock' } },
   'monitor interval': { serviceMonitor: { enabled: true, interval: 30 } },
 };
 for (const [what, patch] of Object.entries(BAD)) {
@@ -167,6 +169,22 @@ function daemonSetChecks(scenario) {
   const span = vol(mount('/run/traceiface'));
   check(values.spanSocket.enabled ? span?.hostPath?.path === values.spanSocket.hostPath &&
     span.hostPath.type === 'DirectoryOrCreate' : !span, at('span socket hostPath'));
+  // Pod identity: the runtime socket's directory, /proc and the netns mounts, read-only under
+  // /host, and the flags naming them; off = --k8s.cri-endpoint="".
+  if (values.k8s.enabled) {
+    const sockDir = path.dirname(values.k8s.criSocket);
+    check(c.args.includes(`--k8s.cri-endpoint=unix:///host${values.k8s.criSocket}`) &&
+      c.args.includes('--k8s.host-root=/host'), at('k8s flags'));
+    check(mount(`/host${sockDir}`)?.readOnly === true &&
+      vol(mount(`/host${sockDir}`))?.hostPath?.path === sockDir, at('CRI socket dir read-only'));
+    check(mount('/host/proc')?.readOnly === true &&
+      vol(mount('/host/proc'))?.hostPath?.path === '/proc', at('host /proc read-only'));
+    const ns = mount(`/host${values.k8s.netnsDir}`);
+    check(ns?.readOnly === true && ns.mountPropagation === 'HostToContainer' &&
+      vol(ns)?.hostPath?.path === values.k8s.netnsDir, at('netns dir read-only, HostToContainer'));
+  } else {
+    check(c.args.includes('--k8s.cri-endpoint=') && !mount('/host/proc'), at('k8s off'));
+  }
   const cm = vol(mount('/etc/traceiface'))?.configMap?.name;
   check((byKind.ConfigMap || []).some((m) => m.metadata.name === cm &&
     'config.yaml' in m.data), at('config ConfigMap mounted at /etc/traceiface'));

@@ -9,8 +9,9 @@
 # a hostNetwork pod gets exactly that one) and this test's mount namespace, which containerd
 # inherits. The chart's hostPath volumes map to stand-ins: /sys/fs/bpf -> an empty directory,
 # a shared mount as on a systemd node but with no bpffs (the init container mount-bpffs must
-# mount it, Bidirectional); /run/traceiface -> a root-owned directory; /sys/kernel/btf -> the
-# real one; the ConfigMap -> a directory with its data.
+# mount it, Bidirectional); /run/traceiface -> a root-owned directory; /run/containerd -> a
+# directory holding this runtime's socket; /sys/kernel/btf, /proc, /var/run/netns -> the real
+# ones; the ConfigMap -> a directory with its data.
 #
 # Asserts: every init container exits 0 (and mount-bpffs really mounted bpffs on the "node";
 # prepare-dirs gave the pin and span-socket directories to the daemon's user); /metrics answers
@@ -85,13 +86,22 @@ node_path() {
     case $1 in
     /sys/fs/bpf | /sys/fs/bpf/*) echo "$node_dir$1" ;;
     /run/traceiface | /run/traceiface/*) echo "$node_dir$1" ;;
-    /sys/kernel/btf) echo /sys/kernel/btf ;;
+    /sys/kernel/btf | /proc) echo "$1" ;;
+    # The runtime's netns bind mounts: the node's own directory (ip netns, cri_lib.sh).
+    /var/run/netns | /run/netns) echo /run/netns ;;
+    # The runtime socket's directory: this test's containerd socket, bound into a stand-in.
+    /run/containerd) echo "$node_dir/run/containerd" ;;
     *) tif_fail "the chart mounts hostPath $1, which this test has no stand-in for" ;;
     esac
 }
 
 cri_start_runtime
 cri_import_image "$archive"
+# The node's /run/containerd/containerd.sock is this runtime's socket.
+mkdir -p "$node_dir/run/containerd"
+touch "$node_dir/run/containerd/containerd.sock"
+mount --bind "$CRI_SOCK" "$node_dir/run/containerd/containerd.sock"
+tif_cleanup_push "umount -l '$node_dir/run/containerd/containerd.sock'"
 image=$(jq -r .image <<<"$daemon")
 cri_tool images | jq -e --arg i "docker.io/$image" 'any(.[]; .repo_tags[]? == $i)' >/dev/null ||
     tif_fail "containerd does not list $image after the import: $(cri_tool images | jq -c .)"

@@ -231,14 +231,17 @@ void PodResolver::from_cgroups(std::vector<PodNetns>& out) {
     for (const auto& [pid, name] : pids) {
         const std::string ns = proc + "/" + name + "/ns/net";
         uint64_t ino = netns_ino_of(ns);
-        if (ino == 0 || ino == cfg_.host_netns_ino || !done.insert(ino).second)
-            continue; // one process per namespace decides (all of a pod's share its cgroup)
+        if (ino == 0 || ino == cfg_.host_netns_ino || done.count(ino))
+            continue; // one pod process per namespace decides (all of a pod's share its cgroup)
         std::ifstream f(proc + "/" + name + "/cgroup");
         std::stringstream ss;
         ss << f.rdbuf();
         auto cg = parse_proc_cgroup(ss.str());
+        // Not a pod's process (e.g. a debugging tool nsenter'ed into the pod's netns): it
+        // must not hide the pod's own processes, which may come later in the walk.
         if (!cg)
             continue;
+        done.insert(ino);
         PodIdentity id{"", "", cg->pod_uid};
         if (auto it = by_uid_.find(cg->pod_uid); it != by_uid_.end())
             id = it->second;

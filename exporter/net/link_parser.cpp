@@ -65,6 +65,7 @@ Result<LinkMsg> parse_link(uint16_t nlmsg_type, std::span<const std::byte> paylo
     auto ifi = read_as<ifinfomsg>(payload);
     LinkMsg m;
     m.deleted = nlmsg_type == RTM_DELLINK;
+    m.bridge_port_msg = ifi.ifi_family == AF_BRIDGE;
     m.ifindex = uint32_t(ifi.ifi_index);
     m.type = ifi.ifi_type;
     m.flags = ifi.ifi_flags;

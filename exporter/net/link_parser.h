@@ -15,6 +15,9 @@ namespace tif {
 
 struct LinkMsg {
     bool deleted = false; // RTM_DELLINK
+    // ifi_family AF_BRIDGE: a bridge port's own notification (port state, VLANs). It repeats
+    // some of the link's attributes but not all (no IFLA_LINK_NETNSID): never a link's state.
+    bool bridge_port_msg = false;
     uint32_t ifindex = 0;
     uint16_t type = 0; // ARPHRD_*: tells how long the L2 header is
     uint32_t flags = 0;

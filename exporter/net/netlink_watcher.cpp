@@ -97,6 +97,8 @@ void NetlinkWatcher::read_all() {
                              Fields{{"error", l.error().message()}});
                     return;
                 }
+                if (l->bridge_port_msg) // the link's own (AF_UNSPEC) messages carry its state
+                    return;
                 for (auto& c : table_.apply(*l))
                     changes.push_back(std::move(c));
             }

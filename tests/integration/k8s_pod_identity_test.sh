@@ -33,7 +33,9 @@ add_pod db-0
 # --- the exporter in the runtime netns ---------------------------------------------------------
 port=$(tif_free_port)
 url=http://127.0.0.1:$port
-rt "$TIF_BUILD_DIR/traceiface" --web.listen-address="127.0.0.1:$port" \
+# nsenter itself, not the rt function: a function in the background is a subshell, and $!
+# would be that shell, not the exporter (nsenter execs it: same pid).
+nsenter --net="/run/netns/$CRI_NETNS" "$TIF_BUILD_DIR/traceiface" --web.listen-address="127.0.0.1:$port" \
     --span.socket="$TIF_TMP/span.sock" --bpf.pin-path= --iface.include='veth.*' \
     --iface.stale-grace=5s --k8s.cri-endpoint="$CRI_ENDPOINT" --log.event-rate=0 --log.level=debug \
     >"$TIF_TMP/exporter.out" 2>"$TIF_TMP/exporter.err" &
@@ -92,16 +94,18 @@ br=$(scrape | grep "^traceiface_interface_info{" | grep -F "iface=\"$CRI_BRIDGE\
 for pod in web-7d9f db-0; do
     cri_pod_exec "${POD_ID[$pod]}" tc qdisc add dev eth0 root tbf rate 4mbit burst 8kb latency 5ms
 done
+# A pod's netns through its sandbox process, not CRI: the runtime is killed further down.
+in_pod() { local pod=$1; shift; nsenter --net="/proc/${POD_PID[$pod]}/ns/net" "$@"; }
 upload() { # upload FROM TO: iperf3 from pod FROM to pod TO
     local from=$1 to=$2
-    cri_pod_exec "${POD_ID[$to]}" iperf3 -s -1 -B "${POD_IP[$to]}" >"$TIF_TMP/iperf-s-$to.log" 2>&1 &
+    in_pod "$to" iperf3 -s -1 -B "${POD_IP[$to]}" >"$TIF_TMP/iperf-s-$to.log" 2>&1 &
     local spid=$!
     tif_cleanup_push "kill $spid 2>/dev/null || true"
     for _ in $(seq 50); do
-        cri_pod_exec "${POD_ID[$to]}" ss -Hltn "sport = :5201" | grep -q . && break
+        in_pod "$to" ss -Hltn "sport = :5201" | grep -q . && break
         sleep 0.1
     done
-    timeout 40 nsenter --net="$(cri_pod_netns "${POD_ID[$from]}")" iperf3 -c "${POD_IP[$to]}" \
+    in_pod "$from" timeout 40 iperf3 -c "${POD_IP[$to]}" \
         -t 4 -C bbr --connect-timeout 3000 >"$TIF_TMP/iperf-c-$from.log" 2>&1 ||
         tif_fail "iperf3 $from -> $to: $(tail -3 "$TIF_TMP/iperf-c-$from.log")"
     wait "$spid" 2>/dev/null || true
@@ -160,7 +164,9 @@ sleep 11
 for pod in web-7d9f db-0; do
     named "${POD_VETH[$pod]}" "shop/$pod" ||
         tif_fail "with the runtime down, ${POD_VETH[$pod]}: '$(info_of "${POD_VETH[$pod]}")'; $(
-            grep '"component":"k8s"' "$TIF_TMP/exporter.out" | tail -4)"
+            grep '"component":"k8s"' "$TIF_TMP/exporter.out" | tail -4)
+            $(ip -n "$CRI_NETNS" -d link show "${POD_VETH[$pod]}" | head -2) nsids: $(
+                ip -n "$CRI_NETNS" netns list-id 2>&1 | tr '\n' ' ')"
 done
 echo "runtime down: both veths still name their pods (cgroup), $errs ListPodSandbox errors"
 # And new retransmit lines still carry the pod.

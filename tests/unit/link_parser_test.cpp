@@ -96,6 +96,13 @@ TEST_CASE("RTM_NEWLINK: name, MTU, oper state, master, link and kind") {
     CHECK(max_frame_len(l.type, l.mtu) == 1518);
 }
 
+TEST_CASE("a bridge port's AF_BRIDGE notification is told apart from the link's own") {
+    auto buf = link_msg(RTM_NEWLINK, 12, "veth1", "veth", 9);
+    CHECK_FALSE(parse_one(buf).bridge_port_msg);
+    reinterpret_cast<ifinfomsg*>(buf.data() + NLMSG_HDRLEN)->ifi_family = AF_BRIDGE;
+    CHECK(parse_one(buf).bridge_port_msg); // the watcher skips it: it lacks IFLA_LINK_NETNSID
+}
+
 TEST_CASE("several messages in one datagram; RTM_DELLINK") {
     auto buf = link_msg(RTM_NEWLINK, 3, "a", "bridge");
     auto del = link_msg(RTM_DELLINK, 4, "b", "vlan");

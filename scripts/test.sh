@@ -18,7 +18,7 @@ asan_rc=0
 { cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACEIFACE_SANITIZE=ON \
     -DTRACEIFACE_FUZZ=OFF &&
     cmake --build build-asan -j"$(nproc)" --target traceiface traceiface_unit_tests \
-        traceiface_bpf_load_test traceiface_tc_slot_table_test span_client_tool; } || asan_rc=$?
+        traceiface_bpf_load_test traceiface_tc_slot_table_test span_client_tool cri_tool; } || asan_rc=$?
 ((asan_rc == 0)) || echo "ASan build: FAILED (the asan.* tests will fail)" >&2
 
 banner "3/4 clang-format check"

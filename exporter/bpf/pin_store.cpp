@@ -100,7 +100,6 @@ const std::vector<std::string>& pinned_objects() {
 
 std::shared_ptr<PinStore> PinStore::disabled(bool failed) {
     auto store = std::shared_ptr<PinStore>(new PinStore("", UniqueFd()));
-    store->failed_ = failed;
     store->fs_state_ = failed ? "unavailable" : "off";
     return store;
 }
@@ -134,7 +133,7 @@ Result<std::shared_ptr<PinStore>> PinStore::open(const std::string& dir) {
 PinStore::Outcome PinStore::prepare(bpf_object* obj, const std::string& object,
                                     const std::vector<std::string>& maps) {
     if (!enabled()) {
-        if (failed_)
+        if (std::string_view(fs_state_) == "unavailable")
             seen_.push_back({object, Outcome::unpinned});
         return Outcome::unpinned;
     }

@@ -66,7 +66,6 @@ class PinStore {
     std::string dir_;
     UniqueFd lock_; // the directory itself, flock()ed
     std::vector<Seen> seen_;
-    bool failed_ = false;
     const char* fs_state_ = "off"; // traceiface_bpf_pin_filesystem{state}
 };
 

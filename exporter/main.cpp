@@ -8,11 +8,15 @@
 #include "commands/mount_command.h"
 #include "config/config_file.h"
 #include "config/options.h"
+#include "core/capabilities.h"
 #include "daemon.h"
 #include "log/log.h"
 #include "version.h"
 
 int main(int argc, char** argv) {
+    // Permitted-only file capabilities (the image's binary) made effective, for every command.
+    if (auto st = tif::raise_permitted_caps(); !st)
+        std::fprintf(stderr, "traceiface: %s\n", st.error().message().c_str());
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && args[0] == "list") // subcommands come first; flags are the daemon's
         return tif::run_list_command({args.begin() + 1, args.end()});

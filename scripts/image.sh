@@ -22,10 +22,14 @@
 # the ELF interpreter, a two-line /etc/passwd and /etc/group (root, nobody), nothing else: no
 # shell, no package manager. Not static: Debian's cpp-httplib is a shared library only (it pulls
 # libssl/libcrypto/brotli), and a static glibc would lose getaddrinfo for --loki.url hosts.
-# The binary carries file capabilities cap_bpf,cap_perfmon,cap_net_admin+ep: Kubernetes and
-# containerd give a non-root process no ambient capabilities, so without them uid 65534 would
-# start with none after execve (the probes fail with EPERM). The daemon drops to CAP_NET_ADMIN
-# once its probes are loaded.
+# The binary carries file capabilities (CAPS below): Kubernetes and containerd give a non-root
+# process no ambient capabilities, so without them uid 65534 would start with none after
+# execve (the probes fail with EPERM). Permitted only ("+p", no effective bit): the kernel then
+# grants what the bounding set (the chart's capabilities) allows and execve never fails for the
+# rest, where "+ep" fails with EPERM unless the bounding set holds every one; the daemon raises
+# them itself (core/capabilities.h). BPF, PERFMON, NET_ADMIN: the probes. SYS_PTRACE and
+# DAC_OVERRIDE: pod identity only (the chart adds them with k8s.enabled), kept by the resolver
+# thread alone. The daemon drops to CAP_NET_ADMIN once its probes are loaded.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${TIF_BUILD_DIR:-$root/build}
@@ -33,7 +37,7 @@ build=${TIF_BUILD_DIR:-$root/build}
 # with it (gRPC, protobuf and abseil for the CRI client are most of the growth).
 max_gz_mib=${TIF_IMAGE_MAX_GZ_MIB:-13}
 max_mib=${TIF_IMAGE_MAX_MIB:-34}
-CAPS=cap_bpf,cap_perfmon,cap_net_admin+ep
+CAPS=cap_dac_override,cap_sys_ptrace,cap_net_admin,cap_perfmon,cap_bpf+p
 UID_GID=65534
 
 die() {

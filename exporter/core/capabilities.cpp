@@ -133,6 +133,15 @@ Result<CapState> current_caps() {
     return state_of(*d);
 }
 
+Status raise_permitted_caps() {
+    auto now = current_caps();
+    if (!now)
+        return now.error();
+    if ((now->effective & now->permitted) == now->permitted)
+        return Ok{};
+    return capset_self(now->permitted, now->permitted, now->inheritable);
+}
+
 Result<CapState> drop_caps_except(uint64_t keep) {
     auto before = current_caps();
     if (!before)

@@ -33,6 +33,15 @@ struct CapState {
 // The calling thread's sets (bounding: probed with PR_CAPBSET_READ).
 Result<CapState> current_caps();
 
+// The image's binary carries its capabilities as permitted-only file capabilities (setcap
+// "+p", no effective bit). execve then succeeds whatever part of them the bounding set lets
+// through (with the effective bit, one withheld capability makes execve fail with EPERM, so
+// the chart would have to grant every one, even those only pod identity uses), and the process
+// starts with them permitted but not effective: this raises the effective set to the
+// permitted one. Nothing changes for root, whose effective set is its permitted set already.
+// Called first thing in main, before any thread exists (they inherit the caller's sets).
+Status raise_permitted_caps();
+
 // "CAP_NET_ADMIN,CAP_BPF" for a mask; "" for none.
 std::string cap_names(uint64_t mask);
 
@@ -50,7 +59,7 @@ Result<CapState> drop_caps_except(uint64_t keep);
 void drop_thread_caps();
 
 // For threads that need a few (the k8s resolver: CAP_SYS_PTRACE for other processes'
-// /proc/<pid>/ns/net): keeps `keep` where held in this thread's sets, drops the rest.
+// /proc/<pid>/ns/net, CAP_DAC_OVERRIDE to connect to a root-owned runtime socket): keeps `keep` where held in this thread's sets, drops the rest.
 Status keep_thread_caps(uint64_t keep);
 
 // traceiface_capabilities{set="effective"|"permitted",capability="CAP_..."} 1, read from the

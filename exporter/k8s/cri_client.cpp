@@ -17,7 +17,16 @@ struct CriClient::Impl {
 };
 
 CriClient::CriClient(std::string endpoint, std::chrono::milliseconds deadline)
-    : endpoint_(std::move(endpoint)), deadline_(deadline), impl_(std::make_unique<Impl>()) {
+    : endpoint_(std::move(endpoint)), deadline_(deadline), impl_(std::make_unique<Impl>()) {}
+
+// On the first call, in the resolver's thread: gRPC starts its own threads (timers, executor,
+// pollers) with the channel, and they inherit the capabilities of the thread that creates it.
+// Created from the daemon's main thread before it drops its start-up capabilities, they would
+// keep CAP_BPF and CAP_PERFMON for the process's life; from the resolver's thread they hold
+// what it holds (pod_resolver.cpp).
+void CriClient::connect() {
+    if (impl_->stub)
+        return;
     std::string target = endpoint_;
     if (!target.starts_with("unix:") && !target.empty() && target[0] == '/')
         target = "unix://" + target;
@@ -52,6 +61,7 @@ void parse_verbose_info(const std::string& json_text, CriPod& out) {
 }
 
 Result<std::vector<CriPod>> CriClient::list_pods() {
+    connect();
     auto deadline = [&](grpc::ClientContext& c) {
         c.set_deadline(std::chrono::system_clock::now() + deadline_);
     };

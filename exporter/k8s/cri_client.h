@@ -45,6 +45,7 @@ class CriClient {
     const std::string& endpoint() const { return endpoint_; }
 
   private:
+    void connect();
     struct Impl;
     std::string endpoint_;
     std::chrono::milliseconds deadline_;

@@ -108,10 +108,13 @@ void PodResolver::start() {
     if (!cri_ || thread_.joinable())
         return;
     thread_ = std::thread([this] {
-        // This thread (and gRPC's, created from it) keeps only what reading other processes'
-        // namespace links needs: their permitted sets are not ours (CAP_SYS_PTRACE), and a
-        // host root's netns mounts may be 0400 (CAP_DAC_READ_SEARCH is not needed to stat).
-        (void)keep_thread_caps(cap_bit(CAP_SYS_PTRACE) | cap_bit(CAP_DAC_READ_SEARCH));
+        // This thread (and gRPC's, created from it: cri_client.cpp) keeps only what it needs,
+        // where held: CAP_SYS_PTRACE to read other processes' namespace links (their
+        // permitted sets are not ours); CAP_DAC_OVERRIDE for a non-root daemon to connect to
+        // the runtime's socket (root's, mode 0660) and read a host root's 0400 netns mounts;
+        // CAP_DAC_READ_SEARCH for the latter where DAC_OVERRIDE was not granted.
+        (void)keep_thread_caps(cap_bit(CAP_SYS_PTRACE) | cap_bit(CAP_DAC_OVERRIDE) |
+                               cap_bit(CAP_DAC_READ_SEARCH));
         run();
     });
 }

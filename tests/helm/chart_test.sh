@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # helm/traceiface rendered without helm: tests/helm/render (Go, Debian's packaged sprig and
-# ghodss/yaml, built offline in GOPATH mode) renders the chart for three value scenarios; the
+# ghodss/yaml, built offline in GOPATH mode) renders the chart for four value scenarios; the
 # output must pass yamllint, and check_chart.js validates values against values.schema.json
 # (ajv), every object against its kubernetes-models class, and what the chart promises.
 set -euo pipefail
@@ -37,7 +37,7 @@ fmt=$(gofmt -l "$here/render")
 chart=$root/helm/traceiface
 [[ -f $chart/dashboards/traceiface.json ]] ||
     { echo "FAIL: $chart/dashboards does not reach dashboards/" >&2; exit 1; }
-for s in default full privileged; do
+for s in default full privileged hostonly; do
     "$tmp/render" -chart "$chart" -f "$here/scenarios/$s.yaml" \
         -values-out "$tmp/$s.values.json" >"$tmp/$s.yaml"
     echo "rendered $s: $(grep -c '^kind:' "$tmp/$s.yaml") objects," \
@@ -65,7 +65,7 @@ node "$here/check_chart.js" "$tmp" || exit 1
 bin=$build/traceiface
 # (The help is read whole: under pipefail, `| grep -q` can kill it with SIGPIPE.)
 if [[ -x $bin && $("$bin" --help 2>&1 || true) == *check-config* ]]; then
-    for s in default full privileged; do
+    for s in default full privileged hostonly; do
         node -e '
             const y = require(process.argv[1] + "/js-yaml");
             const docs = y.loadAll(require("fs").readFileSync(process.argv[2], "utf8"));

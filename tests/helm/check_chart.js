@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Checks of helm/traceiface as rendered by tests/helm/render (see chart_test.sh):
 //   check_chart.js DIR   DIR holds SCENARIO.yaml (rendered) and SCENARIO.values.json (merged
-//                        values) for the scenarios default, full and privileged.
+//                        values) for the scenarios default, full, privileged and hostonly.
 // Every merged values object must validate against values.schema.json (ajv), and patches a
 // user could get wrong must not; every rendered object must validate with the
 // kubernetes-models class of its apiVersion/kind; then what the chart promises is asserted.
@@ -79,7 +79,7 @@ function sources(text) {
 }
 
 const rendered = {};
-for (const scenario of ['default', 'full', 'privileged']) {
+for (const scenario of ['default', 'full', 'privileged', 'hostonly']) {
   const text = fs.readFileSync(path.join(dir, `${scenario}.yaml`), 'utf8');
   const values = JSON.parse(fs.readFileSync(path.join(dir, `${scenario}.values.json`), 'utf8'));
   check(validate(values), `${scenario}: merged values: ${JSON.stringify(validate.errors)}`);
@@ -143,8 +143,8 @@ function daemonSetChecks(scenario) {
     at('mount-bpffs mounts the node /sys/fs/bpf Bidirectional'));
   }
   // prepare-dirs: the node's pin and span-socket directories to 65534, as root with CAP_CHOWN
-  // (and the binary's file capabilities, without which execve fails), only for a non-root
-  // daemon, after mount-bpffs.
+  // alone (the binary's file capabilities are permitted-only: execve needs none of them),
+  // only for a non-root daemon, after mount-bpffs.
   const prep = (pod.initContainers || []).find((x) => x.name === 'prepare-dirs');
   if (check(!!prep === !asRoot, at('prepare-dirs init container iff non-root')) && prep) {
     const ps = prep.securityContext;
@@ -154,8 +154,8 @@ function daemonSetChecks(scenario) {
     at(`prepare-dirs args ${prep.args}`));
     check(ps.runAsUser === 0 && ps.privileged === false && ps.allowPrivilegeEscalation === false &&
       JSON.stringify(ps.capabilities.drop) === '["ALL"]' &&
-      JSON.stringify([...ps.capabilities.add].sort()) === '["BPF","CHOWN","NET_ADMIN","PERFMON"]',
-    at('prepare-dirs: root with CHOWN and the binary\'s file capabilities alone'));
+      JSON.stringify(ps.capabilities.add) === '["CHOWN"]',
+    at('prepare-dirs: root with CHOWN alone'));
     const pm = (p) => prep.volumeMounts.find((m) => m.mountPath === p);
     check(pod.volumes.find((v) => v.name === pm('/sys/fs/bpf')?.name)?.hostPath?.path ===
       '/sys/fs/bpf', at('prepare-dirs mounts the node /sys/fs/bpf'));
@@ -208,6 +208,9 @@ function daemonSetChecks(scenario) {
     check(new Set(add).size === add.length, at(`duplicate capabilities ${add}`));
     const legacy = ['SYS_ADMIN', 'SYS_RESOURCE'].every((x) => add.includes(x));
     check(legacy === !!values.securityContext.legacyKernel, at('legacy caps only if asked'));
+    // Pod identity's resolver thread: SYS_PTRACE and DAC_OVERRIDE, with k8s.enabled only.
+    const k8sCaps = ['SYS_PTRACE', 'DAC_OVERRIDE'].filter((x) => add.includes(x)).length;
+    check(k8sCaps === (values.k8s.enabled ? 2 : 0), at(`k8s caps iff k8s.enabled: ${add}`));
   }
   check((pod.priorityClassName || '') === values.priorityClassName, at('priorityClassName'));
   check(JSON.stringify(pod.tolerations) === JSON.stringify(values.tolerations), at('tolerations'));
@@ -245,7 +248,7 @@ function daemonSetChecks(scenario) {
   return ds.spec.template.metadata.annotations['checksum/config'];
 }
 
-const sums = ['default', 'full', 'privileged'].map(daemonSetChecks);
+const sums = ['default', 'full', 'privileged', 'hostonly'].map(daemonSetChecks);
 check(sums[0] && sums[1] && sums[0] !== sums[1], 'a changed config must change checksum/config');
 
 for (const f of failures) console.error(`FAIL: ${f}`);

@@ -17,7 +17,8 @@
 # prepare-dirs gave the pin and span-socket directories to the daemon's user); /metrics answers
 # on the node's address; every traceiface_probe_up is 1; the daemon runs as the chart's user
 # and keeps only CAP_NET_ADMIN (/proc and traceiface_capabilities agree); the span socket is
-# there; a workload pod's TCP retransmits under loss (tbf on its eth0) are counted on its veth;
+# there; the workload pod's veth is named with its pod over CRI (the chart's k8s defaults, as
+# uid 65534); its TCP retransmits under loss (tbf on its eth0) are counted on its veth;
 # after deleting the pod and running it again (a DaemonSet rollout): the pinned maps are
 # adopted, the veth's counters did not go back, and exactly one of our programs sits on each
 # hook of the veth.
@@ -219,6 +220,39 @@ grep '^traceiface_bpf_pinned_maps{' <<<"$m" | grep ' 1$' | sed 's/^/  /'
 grep '^traceiface_bpf_pinned_maps{' <<<"$m" | grep ' 1$' | grep -q 'outcome="created"' ||
     tif_fail "first start: no pinned maps created"
 
+# --- pod identity with the chart's defaults (k8s.enabled, uid 65534) ---
+# The runtime's socket is root's (0660): the resolver thread reaches it with the chart's
+# DAC_OVERRIDE, and reads the sandbox's netns link with SYS_PTRACE; no other thread may
+# keep them, and none may keep BPF or PERFMON (gRPC's threads included).
+echo "  runtime socket: $(stat -c '%A %u:%g' "$node_dir/run/containerd/containerd.sock")"
+named=
+for ((i = 0; i < 150; i++)); do
+    m=$(metrics) || true
+    named=$(grep "^traceiface_interface_info{" <<<"$m" | grep -F "iface=\"$web_veth\"" |
+        sed -E 's/.*namespace="([^"]*)".*pod="([^"]*)".*/\1\/\2/; t; s/.*/?/' | sed -n 1p)
+    [[ $named == shop/web-0 ]] && break
+    sleep 0.1
+done
+source=$(grep '^traceiface_k8s_identity_source{' <<<"$m" | grep ' 1$' || true)
+echo "  $web_veth named '$named' after $((i / 10)).$((i % 10)) s; $source"
+[[ $named == shop/web-0 ]] ||
+    tif_fail "interface_info of $web_veth: '$named', want shop/web-0 ($source; $(grep '"k8s"' "$TIF_TMP/logs/traceiface-a/traceiface.log" | tail -2))"
+[[ $source == *'source="cri"'* ]] || tif_fail "identity source: '$source', want cri"
+# tcaps TASK: "effective permitted" of one thread, hex.
+tcaps() { awk '/^CapEff:/ { e = $2 } /^CapPrm:/ { p = $2 } END { print e, p }' "$1/status"; }
+resolver_threads=0
+for t in /proc/$DAEMON_PID/task/*; do
+    read -r eff prm < <(tcaps "$t")
+    case $eff:$prm in
+    0000000000001000:0000000000001000 | 0000000000000000:0000000000000000) ;;
+    # CAP_SYS_PTRACE | CAP_DAC_OVERRIDE: the resolver thread and gRPC's.
+    0000000000080002:0000000000080002) resolver_threads=$((resolver_threads + 1)) ;;
+    *) tif_fail "thread ${t##*/} ($(cat "$t/comm")) holds CapEff $eff CapPrm $prm" ;;
+    esac
+done
+echo "  threads: $(ls "/proc/$DAEMON_PID/task" | wc -l), $resolver_threads with SYS_PTRACE+DAC_OVERRIDE"
+((resolver_threads >= 1)) || tif_fail "no thread keeps the resolver's capabilities"
+
 # --- TCP under loss from the workload pod, counted on its veth ---
 cri_pod_exec "$web_id" tc qdisc add dev eth0 root tbf rate 4mbit burst 8kb latency 5ms
 tif_iperf_server "$CRI_NETNS" "$CRI_GATEWAY"
@@ -286,4 +320,4 @@ echo "attached on $web_veth: $progs_b"
 [[ $progs_a == "ingress=1 egress=1" ]] || tif_fail "first start: on $web_veth: '$progs_a'"
 [[ $progs_b == "ingress=1 egress=1" ]] ||
     tif_fail "after the restart not exactly one program of ours per hook on $web_veth: '$progs_b'"
-echo "PASS: image_pod: chart pod as $user:$group through containerd; $rtx_a -> $rtx_b -> $rtx_c retransmits on $web_veth across a restart"
+echo "PASS: image_pod: chart pod as $user:$group through containerd, $web_veth named shop/web-0; $rtx_a -> $rtx_b -> $rtx_c retransmits on $web_veth across a restart"

@@ -51,6 +51,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.securityContext.legacyKernel }}
 {{- $caps = concat $caps (list "SYS_ADMIN" "SYS_RESOURCE") }}
 {{- end }}
+{{- if .Values.k8s.enabled }}
+{{- /* Pod identity's resolver thread alone keeps them (values.yaml: k8s). */}}
+{{- $caps = concat $caps (list "SYS_PTRACE" "DAC_OVERRIDE") }}
+{{- end }}
 {{- toYaml (uniq $caps) }}
 {{- end }}
 

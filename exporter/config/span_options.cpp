@@ -114,7 +114,7 @@ std::string span_usage() {
            "  --span.socket-mode=OCTAL        file mode of the socket (default 0660)\n"
            "  --span.socket-group=GROUP       group owning the socket (name or gid)\n"
            "  --span.allow-uids=LIST          peer uids allowed besides root and our own uid\n"
-           "  --span.allow-gids=LIST          peer (effective) gids allowed (default: none)\n"
+           "  --span.allow-gids=LIST          peer groups allowed besides the socket's\n"
            "  --span.max-bindings=N           size of the LRU binding table (default 65536)\n"
            "  --span.ttl=DUR                  a binding's lifetime, >= 1s (default 60s)\n"
            "  --span.max-clients=N            concurrent clients (default 64)\n"

@@ -56,6 +56,7 @@ struct SpanServer::Client {
     explicit Client(seqpacket::socket s) : sock(std::move(s)) {}
     seqpacket::socket sock;
     ucred cred{};
+    std::vector<gid_t> groups; // effective and supplementary, at connect (SO_PEERGROUPS)
     double tokens = 0;
     std::chrono::steady_clock::time_point refilled{};
 };
@@ -120,8 +121,10 @@ Status SpanServer::listen() {
         if (::chown(path.c_str(), uid_t(-1), *gid) != 0)
             return os_error(errno, "chown span socket " + path + " to group " + opt_.socket_group);
     }
-    if (::lstat(path.c_str(), &st) == 0)
+    if (::lstat(path.c_str(), &st) == 0) {
         socket_ino_ = st.st_ino;
+        socket_gid_ = st.st_gid;
+    }
     acceptor_.listen(seqpacket::acceptor::max_listen_connections, bec);
     if (bec)
         return os_error(bec.value(), "listen on span socket " + path);
@@ -159,18 +162,39 @@ void SpanServer::set_allow_list(std::vector<uid_t> uids, std::vector<gid_t> gids
         opt_.allow_gids = std::move(gids);
         boost::system::error_code ec;
         for (auto& c : clients_)
-            if (!allowed(c.cred.uid, c.cred.gid))
+            if (!allowed(c.cred.uid, c.groups))
                 c.sock.cancel(ec); // its pending wait ends with an error: do_read drops it
     });
 }
 
-bool SpanServer::allowed(uid_t uid, gid_t gid) const {
+bool SpanServer::allowed(uid_t uid, const std::vector<gid_t>& gids) const {
     if (uid == 0 || uid == own_uid_)
         return true;
-    return std::find(opt_.allow_uids.begin(), opt_.allow_uids.end(), uid) !=
-               opt_.allow_uids.end() ||
-           std::find(opt_.allow_gids.begin(), opt_.allow_gids.end(), gid) != opt_.allow_gids.end();
+    if (std::find(opt_.allow_uids.begin(), opt_.allow_uids.end(), uid) != opt_.allow_uids.end())
+        return true;
+    return std::any_of(gids.begin(), gids.end(), [this](gid_t g) {
+        return g == socket_gid_ || std::find(opt_.allow_gids.begin(), opt_.allow_gids.end(), g) !=
+                                       opt_.allow_gids.end();
+    });
 }
+
+namespace {
+// The peer's effective gid and its supplementary groups (SO_PEERGROUPS, Linux 4.13), as they
+// were when it connected. A failure leaves the effective gid alone.
+std::vector<gid_t> peer_groups(int fd, gid_t egid) {
+    std::vector<gid_t> g(32);
+    socklen_t len = socklen_t(g.size() * sizeof(gid_t));
+    int r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g.data(), &len);
+    if (r != 0 && errno == ERANGE) { // len now says how much it needs
+        g.resize(len / sizeof(gid_t));
+        len = socklen_t(g.size() * sizeof(gid_t));
+        r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g.data(), &len);
+    }
+    g.resize(r == 0 ? len / sizeof(gid_t) : 0);
+    g.push_back(egid);
+    return g;
+}
+} // namespace
 
 void SpanServer::do_accept() {
     acceptor_.async_accept(strand_, [this](boost::system::error_code ec, seqpacket::socket s) {
@@ -186,8 +210,9 @@ void SpanServer::on_accept(seqpacket::socket s) {
     ucred cred{};
     socklen_t len = sizeof(cred);
     SpanResult refused = SpanResult::ok;
+    std::vector<gid_t> groups;
     if (getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        !allowed(cred.uid, cred.gid))
+        !allowed(cred.uid, groups = peer_groups(s.native_handle(), cred.gid)))
         refused = SpanResult::unauthorized;
     else if (clients_.size() >= opt_.max_clients)
         refused = SpanResult::rate_limited;
@@ -203,6 +228,7 @@ void SpanServer::on_accept(seqpacket::socket s) {
     s.non_blocking(true);
     auto it = clients_.emplace(clients_.end(), std::move(s));
     it->cred = cred;
+    it->groups = std::move(groups);
     it->tokens = opt_.client_rate;
     it->refilled = std::chrono::steady_clock::now();
     counters_.clients.store(clients_.size(), std::memory_order_relaxed);

@@ -59,7 +59,10 @@ class SpanServer {
     SpanResult handle(Client& c, const uint8_t* data, size_t n, int msg_flags, const int* fds,
                       size_t nfds);
     bool take_token(Client& c);
-    bool allowed(uid_t uid, gid_t gid) const;
+    // Root, our own uid, --span.allow-uids, or a member (effective or supplementary group) of
+    // --span.allow-gids or of the socket file's group: the group that mode 0660 lets connect
+    // is let bind too (a pod joins it with supplementalGroups).
+    bool allowed(uid_t uid, const std::vector<gid_t>& gids) const;
     void do_sweep();
 
     SpanOptions opt_;
@@ -71,6 +74,7 @@ class SpanServer {
     SpanCounters counters_;
     uid_t own_uid_;
     ino_t socket_ino_ = 0;
+    gid_t socket_gid_ = gid_t(-1);
     bool stopped_ = false;
 };
 

@@ -12,6 +12,7 @@
 //     create-container POD_ID --name N --image IMG [--command ARG]... [--arg ARG]...
 //             [--env K=V]... [--mount HOST:CONTAINER[:ro][,rslave|,rshared]]...
 //             [--cap-add C]... [--cap-drop C]... [--run-as-user N] [--run-as-group N]
+//             [--supplemental-group N]...
 //             [--no-new-privs] [--privileged] [--readonly-rootfs] [--host-network]
 //             [--label k=v]... [--annotation k=v]... [-- COMMAND ARGS...]
 //                                                                 prints the container id
@@ -519,6 +520,8 @@ int cmd_create_container(Client& c, const Args& a) {
         sc->mutable_run_as_user()->set_value(to_long(*u, "--run-as-user"));
     if (auto g = a.get("run-as-group"))
         sc->mutable_run_as_group()->set_value(to_long(*g, "--run-as-group"));
+    for (const auto& g : a.all("supplemental-group"))
+        sc->add_supplemental_groups(to_long(g, "--supplemental-group"));
     sc->set_no_new_privs(a.has("no-new-privs"));
     sc->set_privileged(a.has("privileged"));
     sc->set_readonly_rootfs(a.has("readonly-rootfs"));

@@ -18,7 +18,9 @@
 # on the node's address; every traceiface_probe_up is 1; the daemon runs as the chart's user
 # and keeps only CAP_NET_ADMIN (/proc and traceiface_capabilities agree); the span socket is
 # there; the workload pod's veth is named with its pod over CRI (the chart's k8s defaults, as
-# uid 65534); its TCP retransmits under loss (tbf on its eth0) are counted on its veth;
+# uid 65534); its TCP retransmits under loss (tbf on its eth0) are counted on its veth; a
+# third pod, mounting the span-socket directory, binds a connection to a trace id and its
+# retransmit lines and exemplar carry it;
 # after deleting the pod and running it again (a DaemonSet rollout): the pinned maps are
 # adopted, the veth's counters did not go back, and exactly one of our programs sits on each
 # hook of the veth.
@@ -225,19 +227,23 @@ grep '^traceiface_bpf_pinned_maps{' <<<"$m" | grep ' 1$' | grep -q 'outcome="cre
 # DAC_OVERRIDE, and reads the sandbox's netns link with SYS_PTRACE; no other thread may
 # keep them, and none may keep BPF or PERFMON (gRPC's threads included).
 echo "  runtime socket: $(stat -c '%A %u:%g' "$node_dir/run/containerd/containerd.sock")"
-named=
-for ((i = 0; i < 150; i++)); do
-    m=$(metrics) || true
-    named=$(grep "^traceiface_interface_info{" <<<"$m" | grep -F "iface=\"$web_veth\"" |
-        sed -E 's/.*namespace="([^"]*)".*pod="([^"]*)".*/\1\/\2/; t; s/.*/?/' | sed -n 1p)
-    [[ $named == shop/web-0 ]] && break
-    sleep 0.1
-done
-source=$(grep '^traceiface_k8s_identity_source{' <<<"$m" | grep ' 1$' || true)
-echo "  $web_veth named '$named' after $((i / 10)).$((i % 10)) s; $source"
-[[ $named == shop/web-0 ]] ||
-    tif_fail "interface_info of $web_veth: '$named', want shop/web-0 ($source; $(grep '"k8s"' "$TIF_TMP/logs/traceiface-a/traceiface.log" | tail -2))"
-[[ $source == *'source="cri"'* ]] || tif_fail "identity source: '$source', want cri"
+# wait_named VETH NS/POD: until interface_info names VETH's pod (15 s at most).
+wait_named() {
+    local named= m= i source
+    for ((i = 0; i < 150; i++)); do
+        m=$(metrics) || true
+        named=$(grep "^traceiface_interface_info{" <<<"$m" | grep -F "iface=\"$1\"" |
+            sed -E 's/.*namespace="([^"]*)".*pod="([^"]*)".*/\1\/\2/; t; s/.*/?/' | sed -n 1p)
+        [[ $named == "$2" ]] && break
+        sleep 0.1
+    done
+    source=$(grep '^traceiface_k8s_identity_source{' <<<"$m" | grep ' 1$' || true)
+    echo "  $1 named '$named' after $((i / 10)).$((i % 10)) s; $source"
+    [[ $named == "$2" ]] ||
+        tif_fail "interface_info of $1: '$named', want $2 ($source; $(grep '"k8s"' "$TIF_TMP/logs/traceiface-a/traceiface.log" | tail -2))"
+    [[ $source == *'source="cri"'* ]] || tif_fail "identity source: '$source', want cri"
+}
+wait_named "$web_veth" shop/web-0
 # tcaps TASK: "effective permitted" of one thread, hex.
 tcaps() { awk '/^CapEff:/ { e = $2 } /^CapPrm:/ { p = $2 } END { print e, p }' "$1/status"; }
 resolver_threads=0
@@ -285,6 +291,73 @@ our_progs() {
 progs_a=$(our_progs)
 echo "attached on $web_veth: $progs_a"
 
+# --- an application pod binds its connection to a trace through the span socket ---
+# The chart's span-socket hostPath mounted into an ordinary pod as docs/deploy.md shows it, its
+# process neither root nor the daemon's user but in the socket's group (supplementalGroups).
+# The C++ client (clients/cpp/traceiface_span.h, in tests/span_client_tool.cpp, linked
+# statically into an image of its own) binds a TCP connection to a trace id and uploads
+# through loss; the retransmit lines on the pod's veth and the exemplar carry that trace id.
+span_dir=$(jq -r '.mounts[] | select(.containerPath == "/run/traceiface") | .hostPath' <<<"$daemon")
+[[ -n $span_dir ]] || tif_fail "the daemon mounts no span-socket directory at /run/traceiface"
+sock_gid=$(stat -c %g "$(node_path "$span_dir")/span.sock")
+mkdir -p "$TIF_TMP/client-root"
+g++ -std=c++20 -O2 -static -pthread -I"$root/clients/cpp" -o "$TIF_TMP/client-root/span_client_tool" \
+    "$root/tests/span_client_tool.cpp" || tif_fail "could not build the static span client"
+cri_pack_image "$TIF_TMP/client.oci.tar" localhost/traceiface/span-client:1 \
+    "$TIF_TMP/client-root" /span_client_tool || tif_fail "could not pack the client image"
+cri_import_image "$TIF_TMP/client.oci.tar"
+app_logs=$TIF_TMP/logs/checkout-0
+mkdir -p "$app_logs"
+cri_run_pod checkout-0 shop --label app=checkout --log-dir "$app_logs"
+app_id=$CRI_POD_ID app_veth=$CRI_POD_VETH
+echo "pod shop/checkout-0: $CRI_POD_IP, veth $app_veth"
+# Named before its traffic: events of a pod not yet resolved carry no pod (docs/k8s.md).
+wait_named "$app_veth" shop/checkout-0
+cri_pod_exec "$app_id" tc qdisc add dev eth0 root tbf rate 4mbit burst 8kb latency 5ms
+sinkport=$(tif_free_port)
+nsenter --net="$node_ns" "$TIF_TMP/client-root/span_client_tool" sink "$sinkport" \
+    >"$TIF_TMP/sink.log" 2>&1 &
+sink_pid=$!
+tif_cleanup_push "tif_kill_wait $sink_pid 2"
+for _ in $(seq 50); do grep -q listening "$TIF_TMP/sink.log" && break; sleep 0.1; done
+trace=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+span=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+cid=$(cri_tool create-container "$app_id" --name checkout --image localhost/traceiface/span-client:1 \
+    --mount "$(node_path "$span_dir"):/run/traceiface:ro" --run-as-user 1000 --run-as-group 1000 \
+    --supplemental-group "$sock_gid" --cap-drop ALL --no-new-privs --readonly-rootfs \
+    --arg upload --arg /run/traceiface/span.sock --arg "$CRI_GATEWAY" --arg "$sinkport" \
+    --arg 4 --arg "$trace" --arg "$span" --arg checkout.Pay) ||
+    tif_fail "CreateContainer checkout"
+cri_tool start-container "$cid" || tif_fail "StartContainer checkout"
+for ((i = 0; i < 200; i++)); do
+    st=$(cri_tool container-status "$cid")
+    [[ $(jq -r .state <<<"$st") == exited ]] && break
+    sleep 0.1
+done
+client_log=$(sed 's/^[^ ]* [^ ]* [^ ]* //' "$app_logs/checkout.log" 2>/dev/null || true)
+[[ $(jq -r .state <<<"$st") == exited && $(jq -r .exit_code <<<"$st") == 0 ]] ||
+    tif_fail "the span client: $(jq -c '{state, exit_code, reason}' <<<"$st"): $client_log"
+cookie=$(awk '/^cookie/ { print $2 }' <<<"$client_log")
+echo "  client uid 1000, groups 1000,$sock_gid: bound cookie $cookie to trace $trace, uploaded 4 s"
+sleep 1
+# The daemon's JSON lines, from its container log (CRI format: time stream tag line).
+daemon_lines() { sed 's/^[^ ]* [^ ]* [^ ]* //' "$TIF_TMP/logs/traceiface-a/traceiface.log"; }
+traced=$(daemon_lines | jq -R -c --arg t "$trace" 'fromjson? | select(.event == "tcp_retransmit"
+    and .trace_id == $t) | {iface, namespace, pod, span_id, name, sock_cookie}' | sort | uniq -c)
+echo "$traced" | sed 's/^/  /'
+[[ -n $traced ]] || tif_fail "no retransmit line carries trace_id $trace"
+wrong=$(daemon_lines | jq -R -c --arg t "$trace" --arg s "$span" --arg v "$app_veth" --arg c "$cookie" \
+    'fromjson? | select(.event == "tcp_retransmit" and .trace_id == $t) | select((.iface == $v
+     and .namespace == "shop" and .pod == "checkout-0" and .span_id == $s
+     and .name == "checkout.Pay" and (.sock_cookie | tostring) == $c) | not)')
+[[ -z $wrong ]] || tif_fail "traced lines not on $app_veth / shop/checkout-0 / the bound span: $wrong"
+om=$(in_node curl -sf --max-time 5 -H 'Accept: application/openmetrics-text; version=1.0.0' \
+    "http://$CRI_GATEWAY:$port/metrics") || tif_fail "no OpenMetrics scrape"
+ex=$(grep "^traceiface_tcp_retransmit_segments_total{iface=\"$app_veth\"" <<<"$om" |
+    grep -F "# {trace_id=\"$trace\"" || true)
+echo "  exemplar: ${ex:-none}"
+[[ -n $ex ]] || tif_fail "no retransmit exemplar with trace_id $trace on $app_veth"
+
 # --- a rollout: the pod deleted and created again ---
 old_pid=$DAEMON_PID
 t0=$(date +%s%N)
@@ -320,4 +393,4 @@ echo "attached on $web_veth: $progs_b"
 [[ $progs_a == "ingress=1 egress=1" ]] || tif_fail "first start: on $web_veth: '$progs_a'"
 [[ $progs_b == "ingress=1 egress=1" ]] ||
     tif_fail "after the restart not exactly one program of ours per hook on $web_veth: '$progs_b'"
-echo "PASS: image_pod: chart pod as $user:$group through containerd, $web_veth named shop/web-0; $rtx_a -> $rtx_b -> $rtx_c retransmits on $web_veth across a restart"
+echo "PASS: image_pod: chart pod as $user:$group through containerd, $web_veth named shop/web-0, trace $trace from shop/checkout-0 on its lines and exemplar; $rtx_a -> $rtx_b -> $rtx_c retransmits on $web_veth across a restart"

@@ -38,12 +38,11 @@ cri_tool() { "$CRI_TOOL" --endpoint "$CRI_ENDPOINT" "$@"; }
 cri_cgroup_parent() { echo "/kubepods/besteffort/pod$1"; }
 
 # cri_build_pause_image OUT.tar: a static C program that waits in pause() (reaping children,
-# exiting on TERM/INT like Kubernetes' pause), packed as an OCI image archive (oci-layout,
-# index.json naming it $CRI_PAUSE_IMAGE) that `ctr images import` takes; no registry needed.
+# exiting on TERM/INT like Kubernetes' pause), packed as $CRI_PAUSE_IMAGE (cri_pack_image).
 cri_build_pause_image() {
     local out=${1:?usage: cri_build_pause_image OUT.tar} d
     d=$(mktemp -d "$TIF_TMP/pause-build.XXXXXX")
-    mkdir -p "$d/rootfs" "$d/oci/blobs/sha256"
+    mkdir -p "$d/rootfs"
     cat >"$d/pause.c" <<'EOF'
 #include <signal.h>
 #include <stdlib.h>
@@ -60,16 +59,29 @@ int main(void) {
 }
 EOF
     gcc -static -Os -s -o "$d/rootfs/pause" "$d/pause.c" || return 1
+    cri_pack_image "$out" "$CRI_PAUSE_IMAGE" "$d/rootfs" /pause
+    rm -rf "$d"
+}
+
+# cri_pack_image OUT.tar NAME ROOTFS ENTRYPOINT: ROOTFS's files as one layer of an OCI image
+# archive (oci-layout, index.json naming it NAME) that `ctr images import` takes; no registry
+# needed. For static binaries: nothing else (no libc) is in the image.
+cri_pack_image() {
+    local out=${1:?usage: cri_pack_image OUT.tar NAME ROOTFS ENTRYPOINT} name=${2:?} \
+        rootfs=${3:?} entry=${4:?} d
+    d=$(mktemp -d "$TIF_TMP/image-pack.XXXXXX")
+    mkdir -p "$d/oci/blobs/sha256"
     # Reproducible layer: fixed owner and mtime, sorted names.
-    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$d/rootfs" -cf "$d/layer.tar" pause
+    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$rootfs" \
+        -cf "$d/layer.tar" . || return 1
     local diff_id layer_gz layer_sz cfg cfg_sha cfg_sz man man_sha man_sz
     diff_id=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
     gzip -n -9 "$d/layer.tar"
     layer_gz=$(sha256sum "$d/layer.tar.gz" | cut -d' ' -f1)
     layer_sz=$(stat -c %s "$d/layer.tar.gz")
     mv "$d/layer.tar.gz" "$d/oci/blobs/sha256/$layer_gz"
-    cfg=$(jq -cn --arg diff "sha256:$diff_id" '{architecture: "amd64", os: "linux",
-        config: {Entrypoint: ["/pause"], WorkingDir: "/"},
+    cfg=$(jq -cn --arg diff "sha256:$diff_id" --arg e "$entry" '{architecture: "amd64",
+        os: "linux", config: {Entrypoint: [$e], WorkingDir: "/"},
         rootfs: {type: "layers", diff_ids: [$diff]}}')
     cfg_sha=$(printf '%s' "$cfg" | sha256sum | cut -d' ' -f1)
     cfg_sz=$(printf '%s' "$cfg" | wc -c)
@@ -84,11 +96,12 @@ EOF
     man_sz=$(printf '%s' "$man" | wc -c)
     printf '%s' "$man" >"$d/oci/blobs/sha256/$man_sha"
     printf '{"imageLayoutVersion":"1.0.0"}' >"$d/oci/oci-layout"
-    jq -cn --arg md "sha256:$man_sha" --argjson ms "$man_sz" --arg name "$CRI_PAUSE_IMAGE" \
+    jq -cn --arg md "sha256:$man_sha" --argjson ms "$man_sz" --arg name "$name" \
         '{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json",
           digest: $md, size: $ms, platform: {architecture: "amd64", os: "linux"},
           annotations: {"io.containerd.image.name": $name,
-                        "org.opencontainers.image.ref.name": "1"}}]}' >"$d/oci/index.json"
+                        "org.opencontainers.image.ref.name": ($name | sub(".*:"; ""))}}]}' \
+        >"$d/oci/index.json"
     # Renamed into place: parallel tests may build the same cached archive.
     tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$d/oci" \
         -cf "$out.$$.tmp" . && mv "$out.$$.tmp" "$out"

@@ -89,8 +89,8 @@ Status start_k8s_module(DaemonContext& ctx) {
                           .host_netns_ino = ctx.host_netns_ino},
         ctx.pods);
     // The thread starts now, before the daemon drops its capabilities, and keeps only
-    // CAP_SYS_PTRACE (pod_resolver.cpp); its first pass runs in the background: start-up
-    // never waits on the runtime.
+    // CAP_SYS_PTRACE and CAP_DAC_OVERRIDE (pod_resolver.cpp); its first pass runs in the
+    // background: start-up never waits on the runtime.
     // A pod that went stays named for as long as its interface's series do.
     ctx.pods->set_retain(std::chrono::nanoseconds(ctx.opt.iface_stale_grace_ns));
     ctx.pods->set_wake([w = std::weak_ptr<PodResolver>(r)] {

@@ -6,13 +6,19 @@
 const fs = require('fs');
 const path = require('path');
 const g = require('./grafana');
-const { SEL, INST, RI, Layout, timeseries: ts, stat, heatmap, table, logs } = g;
+const { SEL, INFO_SEL, INST, RI, Layout, timeseries: ts, stat, heatmap, table, logs } = g;
 
 const RTX = 'traceiface_tcp_retransmit_segments_total';
 const RTT = 'traceiface_tcp_rtt_seconds';
 const CONN = 'traceiface_tcp_connect_latency_seconds';
 const SIZE = 'traceiface_packet_size_bytes';
-const LOG = '{job="$log_job"} | json | event="tcp_retransmit" | iface=~"$iface"';
+// The pod of a line's socket is read into names of our own: in Kubernetes the log shipper
+// gives the exporter's stream its own namespace/pod labels, and `| json` would then file the
+// fields under namespace_extracted. A host socket's line has neither field: its labels are "",
+// which the All value '.*' matches.
+const LOG = '{job="$log_job"} | json | event="tcp_retransmit" | iface=~"$iface" | ' +
+  'json tif_namespace="namespace", tif_pod="pod" | tif_namespace=~"$namespace" | ' +
+  'tif_pod=~"$pod"';
 
 const rate = (m, sel = SEL) => `rate(${m}{${sel}}${RI})`;
 const q = (phi, m, by) =>
@@ -25,9 +31,20 @@ const vars = (withIface) => [
   ...(withIface ? [g.dsVar('loki', 'Loki', 'loki')] : []),
   g.queryVar('instance', 'Instance / node', 'label_values(traceiface_build_info, instance)'),
   ...(withIface ? [
+    // A host device has no namespace/pod label, and a host-only node none at all: All must be
+    // '.*', which matches the absent label ('.+' would hide every host device).
+    g.queryVar('namespace', 'Namespace', 'label_values(traceiface_interface_info' +
+      '{instance=~"$instance"}, namespace)', { allValue: '.*', current: g.ALL }),
+    g.queryVar('pod', 'Pod', 'label_values(traceiface_interface_info{instance=~"$instance", ' +
+      'namespace=~"$namespace"}, pod)', { allValue: '.*', current: g.ALL }),
+    // Every per-interface panel follows namespace/pod through $iface: interface_info offers a
+    // pod's veths, the data families (no namespace label, so only under All) the rest, such
+    // as /unknown. All is the list offered, not a regex, or it would undo a pod choice.
     g.queryVar('iface', 'Interface',
-      'label_values({__name__=~"traceiface_(packets_total|tcp_retransmit_segments_total|' +
-      'tcp_rtt_seconds_count|tcp_connect_latency_seconds_count)", instance=~"$instance"}, iface)'),
+      'label_values({__name__=~"traceiface_(interface_info|packets_total|' +
+      'tcp_retransmit_segments_total|tcp_rtt_seconds_count|tcp_connect_latency_seconds_count)",' +
+      ' instance=~"$instance", namespace=~"$namespace", pod=~"$pod"}, iface)',
+    { allValue: null, current: g.ALL }),
     g.textVar('log_job', 'Loki job', 'traceiface',
       'Value of the job stream label under which the exporter\'s stdout reaches Loki'),
   ] : []),
@@ -82,6 +99,18 @@ function main() {
   [[`sum by (iface, kind) (${rate(RTX)})`, '{{iface}} {{kind}}']]), 12, 8);
   L.add(ts('Retransmitted segments /s by kind', 'Stacked, all selected interfaces.', 'ops',
     [[`sum by (kind) (${rate(RTX)})`, '{{kind}}']], { stack: true, fill: 40 }), 12, 8);
+  L.add({ ...table('Retransmits by pod', 'Segments retransmitted over the dashboard\'s ' +
+    'range per interface, with the pod its veth leads into (empty: a host device).', ''),
+  targets: [g.promTarget(`sum by (namespace, pod, iface) (increase(${RTX}{${SEL}}[$__range]) ` +
+    // One info series per interface, or the join fails: a veth re-created under the same name
+    // (Calico names it after the pod) is listed twice while the old one is "gone".
+    `* on (instance, iface) group_left (namespace, pod) topk by (instance, iface) (1, ` +
+    `max by (instance, iface, namespace, pod) (traceiface_interface_info{${INFO_SEL}})))`, '',
+  'A', { format: 'table', instant: true, range: false })],
+  options: { cellHeight: 'sm', footer: { show: false }, showHeader: true,
+    sortBy: [{ desc: true, displayName: 'segments' }] },
+  transformations: [{ id: 'organize', options: { excludeByName: { Time: true },
+    renameByName: { Value: 'segments' } } }] }, 24, 8);
 
   L.row('Round-trip time');
   L.add(ts('RTT quantiles by interface', 'From the smoothed-RTT histogram. Exemplars link ' +
@@ -129,9 +158,9 @@ function main() {
     '{{iface}} {{direction}}']]), 8, 8);
   L.add(heatmap('Packet size distribution', 'All selected interfaces and directions.',
     'bytes', `sum by (le) (${rate(SIZE + '_bucket')})`), 8, 8);
-  L.add(table('Interfaces', 'traceiface_interface_info: kind, master, MTU, oper state.',
-    `max by (iface, ifindex, kind, master, mtu, operstate) (traceiface_interface_info{${SEL}})`),
-  8, 8);
+  L.add(table('Interfaces', 'traceiface_interface_info: kind, master, MTU, oper state, and ' +
+    'the pod a veth leads into.', 'max by (iface, ifindex, kind, master, mtu, operstate, ' +
+    `namespace, pod) (traceiface_interface_info{${INFO_SEL}})`), 8, 8);
 
   L.row('Exporter health');
   health(L, false);
@@ -146,10 +175,11 @@ function main() {
       '{{iface}} {{kind}}', 'A')] }), 12, 8);
   L.add({ ...table('Top flows by retransmitted segments', 'Over the dashboard\'s range.', ''),
     datasource: g.LOKI,
-    targets: [g.lokiTarget(`topk(10, sum by (iface, saddr, daddr, dport) (sum_over_time(` +
-      `${LOG} | unwrap segs [$__range])))`, '', 'A', true)],
+    targets: [g.lokiTarget('topk(10, sum by (tif_namespace, tif_pod, iface, saddr, daddr, ' +
+      `dport) (sum_over_time(${LOG} | unwrap segs [$__range])))`, '', 'A', true)],
     transformations: [{ id: 'organize', options: { excludeByName: { Time: true },
-      renameByName: { Value: 'segments' } } }] }, 12, 8);
+      renameByName: { Value: 'segments', tif_namespace: 'namespace', tif_pod: 'pod' } } }] },
+  12, 8);
   L.add(logs('Retransmits of traced requests', 'Only lines bound to a trace (trace_id).',
     `${LOG} | trace_id != ""`), 24, 8);
 

@@ -7,6 +7,9 @@ const LOKI = { type: 'loki', uid: '${loki}' };
 
 // The label matchers every per-interface panel uses; $iface is multi-select (regex).
 const SEL = 'instance=~"$instance", iface=~"$iface"';
+// traceiface_interface_info alone has namespace/pod (the pod behind a veth; absent for host
+// devices). The other families have no such labels, so they follow a pod choice through $iface.
+const INFO_SEL = `${SEL}, namespace=~"$namespace", pod=~"$pod"`;
 const INST = 'instance=~"$instance"';
 const RI = '[$__rate_interval]';
 
@@ -174,6 +177,9 @@ function dsVar(name, label, type) {
   };
 }
 
+// A multi-select variable set to All, the way Grafana saves it: the default, explicitly.
+const ALL = { selected: true, text: ['All'], value: ['$__all'] };
+
 function queryVar(name, label, query, opts = {}) {
   return {
     allValue: '.+', current: {}, datasource: PROM, definition: query, hide: 0,
@@ -209,6 +215,6 @@ function dashboard({ uid, title, description, tags, vars, panels, links = [] }) 
 }
 
 module.exports = {
-  PROM, LOKI, SEL, INST, RI, Layout, promTarget, targets, timeseries, stat, heatmap, table,
-  logs, lokiTarget, dsVar, queryVar, textVar, dashboard,
+  PROM, LOKI, SEL, INFO_SEL, INST, RI, ALL, Layout, promTarget, targets, timeseries, stat,
+  heatmap, table, logs, lokiTarget, dsVar, queryVar, textVar, dashboard,
 };

@@ -19,9 +19,16 @@ const dashboards = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort()
   .map((f) => ({ file: f, dash: JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) }));
 
 const DS_VARS = { prometheus: 'datasource', loki: 'loki' };
-// What the tests substitute: $iface as a two-value multi-select, so the regex form is used.
+// What the tests substitute: $iface as a two-value multi-select, so the regex form is used;
+// namespace and pod as All, which Grafana writes as their allValue, unescaped.
 const testVars = (iface, instance) => ({ iface: [iface, '/unknown'], instance: [instance],
-  log_job: 'traceiface' });
+  namespace: '.*', pod: '.*', log_job: 'traceiface' });
+// A namespace no pod can have (Kubernetes names never hold '/'): a query that depends on
+// $namespace must then offer nothing.
+const NO_NAMESPACE = '/none';
+// How a LogQL query filters by pod: under names of its own (see LOG in generate.js).
+const LOKI_POD = '| json tif_namespace="namespace", tif_pod="pod" | ' +
+  'tif_namespace=~"$namespace" | tif_pod=~"$pod"';
 
 function targetsOf(dash, type) {
   const out = [];
@@ -45,13 +52,21 @@ if (process.argv[2] === '--promql') {
   process.exit(0);
 }
 if (process.argv[2] === '--var-queries') {
-  const vars = { instance: [process.argv[3]] };
+  // Each with namespace/pod at All; where there is a namespace variable, the ones after it
+  // (pod, iface) once more with a namespace no pod has ("none": true): they must offer nothing.
+  const all = { instance: [process.argv[3]], namespace: '.*', pod: '.*' };
   for (const { file, dash } of dashboards) {
-    for (const v of dash.templating.list.filter((x) => x.type === 'query')) {
+    const list = dash.templating.list;
+    const ns = list.findIndex((x) => x.name === 'namespace');
+    for (const v of list.filter((x) => x.type === 'query')) {
       const m = /^label_values\((.*),\s*(\w+)\)$/.exec(v.query.query);
       if (!m) throw new Error(`${file}: variable ${v.name}: not label_values(): ${v.query.query}`);
-      console.log(JSON.stringify({ dashboard: file, name: v.name, label: m[2],
-        match: V.substitute(m[1], vars) }));
+      const line = { dashboard: file, name: v.name, label: m[2] };
+      console.log(JSON.stringify({ ...line, match: V.substitute(m[1], all) }));
+      if (ns >= 0 && list.indexOf(v) > ns) {
+        console.log(JSON.stringify({ ...line, none: true,
+          match: V.substitute(m[1], { ...all, namespace: [NO_NAMESPACE] }) }));
+      }
     }
   }
   process.exit(0);
@@ -68,6 +83,29 @@ const failures = [];
 function check(ok, what) {
   if (ok) passed++;
   else failures.push(what);
+}
+
+// namespace/pod: All must match the empty value (host devices, host-only nodes); pod follows
+// namespace; iface follows both, and its All is the offered list so that it stays narrowed.
+function checkPodVars(file, order, vars) {
+  const full = (re, v) => new RegExp(`^(?:${re})$`).test(v);
+  for (const name of ['namespace', 'pod']) {
+    const v = vars[name];
+    check(v && v.multi && v.includeAll && typeof v.allValue === 'string' &&
+      full(v.allValue, '') && full(v.allValue, 'shop') && v.current.value[0] === '$__all',
+    `${file}: ${name} must be multi-select, All by default, All matching "" and any name`);
+    check(v && /^label_values\(traceiface_interface_info\{[^}]*instance=~"\$instance"/
+      .test(v.query.query), `${file}: ${name} must come from traceiface_interface_info`);
+  }
+  check(vars.pod && /namespace=~"\$namespace"/.test(vars.pod.query.query),
+    `${file}: pod must depend on namespace`);
+  const q = vars.iface ? vars.iface.query.query : '';
+  check(vars.iface && vars.iface.multi && vars.iface.includeAll && vars.iface.allValue === null &&
+    /interface_info/.test(q) && /namespace=~"\$namespace"/.test(q) && /pod=~"\$pod"/.test(q) &&
+    /instance=~"\$instance"/.test(q),
+  `${file}: iface must follow instance, namespace and pod, with All = the offered list`);
+  check(order.indexOf('namespace') < order.indexOf('pod') &&
+    order.indexOf('pod') < order.indexOf('iface'), `${file}: variable order namespace, pod, iface`);
 }
 
 // Error nodes (⚠) in the lezer tree, as "offset: text".
@@ -106,8 +144,7 @@ for (const { file, dash } of dashboards) {
     `${file}: instance variable`);
   if (file === 'traceiface.json') {
     check(vars.loki, `${file}: no Loki datasource variable`);
-    check(vars.iface && vars.iface.multi && vars.iface.includeAll && vars.iface.allValue === '.+',
-      `${file}: iface must be multi-select with All = .+`);
+    checkPodVars(file, dash.templating.list.map((v) => v.name), vars);
   }
 
   const panels = V.allPanels(dash);
@@ -137,8 +174,12 @@ for (const { file, dash } of dashboards) {
       }
       if (ds.type === 'prometheus' && p.type !== 'stat' && /histogram_quantile.*_(rtt|connect_latency)_seconds/
         .test(t.expr)) check(t.exemplar === true, `${at(p)} ${t.refId}: latency without exemplars`);
-      if (/iface/.test(t.expr)) check(/iface=~"\$iface"/.test(t.expr) || !/\$iface/.test(t.expr),
-        `${at(p)}: $iface is multi-select and must be matched with =~`);
+      for (const m of t.expr.matchAll(/(.{0,3})\$\{?(\w+)/g)) {
+        if (vars[m[2]] && vars[m[2]].multi) check(m[1].endsWith('=~"'),
+          `${at(p)}: $${m[2]} is multi-select and must be matched with =~`);
+      }
+      if (ds.type === 'loki' && /\$iface/.test(t.expr)) check(t.expr.includes(LOKI_POD),
+        `${at(p)} ${t.refId}: LogQL on $iface must also filter by $namespace and $pod`);
     }
     if (p.repeat) check(p.repeat in vars, `${at(p)}: repeats over unknown ${p.repeat}`);
   }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every PromQL expression of dashboards/*.json, template variables substituted the way Grafana
 # does ($iface as a two-value multi-select regex holding the test veth, $instance the exporter,
-# $__rate_interval 30s), is evaluated by a real Prometheus scraping a running exporter while
-# an iperf3 upload through a tiny tbf makes real loss, and must return a non-empty result.
-# The variables' own label_values() queries must offer the veth and the instance. The JSON
-# lines must carry the fields the dashboards' LogQL queries extract.
+# $namespace/$pod as All, $__rate_interval 30s), is evaluated by a real Prometheus scraping a
+# running exporter while an iperf3 upload through a tiny tbf makes real loss, and must return a
+# non-empty result. The variables' own label_values() queries must offer the veth and the
+# instance, and namespace/pod what the exporter exposes. The JSON lines must carry the fields
+# the dashboards' LogQL queries extract.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../integration/lib.sh"
@@ -78,17 +79,48 @@ while IFS= read -r line; do
     fi
 done <"$TIF_TMP/exprs.jsonl"
 
-# The variables' queries, as Grafana sends them (/api/v1/label/NAME/values?match[]=...).
+# The variables' queries, as Grafana sends them (/api/v1/label/NAME/values?match[]=...), with
+# namespace/pod at All: instance and iface must offer ours; namespace and pod exactly the
+# non-empty values of the exporter's traceiface_interface_info (none on a host-only machine:
+# Prometheus drops empty labels). A query using $namespace, asked for a namespace no pod has
+# ("none"), must offer nothing: our veth must then be gone from iface.
+exposed() { # LABEL -> its non-empty values in traceiface_interface_info on /metrics
+    curl -sf --max-time 5 "$metrics" | grep '^traceiface_interface_info{' |
+        grep -oE "[{,]$1=\"[^\"]+\"" | sed -E 's/^.[a-z]+="(.*)"$/\1/' | sort -u || true
+}
 while IFS= read -r line; do
     label=$(jq -r .label <<<"$line")
-    want=$instance
-    [[ $label == iface ]] && want=$TIF_HOST_IF
-    values=$(curl -sf --max-time 5 -G --data-urlencode "match[]=$(jq -r .match <<<"$line")" \
-        "$TIF_PROM_URL/api/v1/label/$label/values" | jq -r '.data[]') || values=
-    if grep -qxF -- "$want" <<<"$values"; then
-        echo "ok: variable $(jq -r .name <<<"$line") offers $want"
+    name=$(jq -r '"\(.dashboard) \(.name)"' <<<"$line")
+    none=$(jq -r '.none // false' <<<"$line")
+    json=$(curl -sf --max-time 5 -G --data-urlencode "match[]=$(jq -r .match <<<"$line")" \
+        "$TIF_PROM_URL/api/v1/label/$label/values") || json='{"status":"unreachable"}'
+    if [[ $(jq -r .status <<<"$json") != success ]]; then
+        echo "FAIL: variable $name: Prometheus refused its query: $json" >&2
+        empty+=("variable $label")
+        continue
+    fi
+    values=$(jq -r '(.data // [])[]' <<<"$json" | sort -u)
+    ok=n
+    case $none/$label in
+    true/*)
+        want="nothing for namespace /none"
+        [[ -z $values ]] && ok=y
+        ;;
+    false/instance | false/iface)
+        want=$instance
+        [[ $label == iface ]] && want=$TIF_HOST_IF
+        grep -qxF -- "$want" <<<"$values" && ok=y
+        ;;
+    *)
+        want=$(exposed "$label")
+        [[ $values == "$want" ]] && ok=y
+        want="the exporter's ${label}s [${want//$'\n'/ }]"
+        ;;
+    esac
+    if [[ $ok == y ]]; then
+        echo "ok: variable $name offers $want"
     else
-        echo "FAIL: variable $(jq -r '"\(.dashboard) \(.name)"' <<<"$line") lacks $want" >&2
+        echo "FAIL: variable $name offers [${values//$'\n'/ }], not $want" >&2
         empty+=("variable $label")
     fi
 done < <(node "$here/check_dashboards.js" --var-queries "$instance")

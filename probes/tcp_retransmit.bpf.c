@@ -124,6 +124,18 @@ static __always_inline void fill_addrs(struct tif_rtx_event* e, const struct soc
     }
 }
 
+/* The socket's cgroup v2 id: sk_cgrp_data.cgroup is set when the socket is created (5.15+:
+ * a plain pointer; earlier kernels packed it with the v1 ids and are not read). Only for the
+ * lines that are written, so the probe reads are off the counting path. */
+static __always_inline __u64 sk_cgroup_id(const struct sock* sk) {
+    if (!bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+        return 0;
+    const struct cgroup* cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+    if (!cg)
+        return 0;
+    return BPF_CORE_READ(cg, kn, id);
+}
+
 /* Errors __tcp_retransmit_skb returns before it adds to TcpRetransSegs: those retransmits
  * never happened and the kernel does not count them, so neither do we. */
 static __always_inline bool counted_by_kernel(int err) {
@@ -196,6 +208,7 @@ int tif_tcp_retransmit_skb(u64* ctx) {
     e->segs = segs;
     e->srtt_us = tp ? tp->srtt_us >> 3 : 0;
     e->err = err;
+    e->sk_cgroup_id = sk_cgroup_id(sk);
     if (!b)
         b = tif_span_lookup(had_cookie);
     if (b) {

@@ -57,6 +57,10 @@ struct tif_rtx_event {
     __u16 _pad;
     __u32 srtt_us; /* smoothed RTT of the flow at that moment */
     __s32 err;     /* what the retransmit returned (kernels with the err argument) */
+    /* The socket's cgroup v2 id (the creating task's cgroup; its directory's inode number):
+     * names hostNetwork pods' sockets. The v2 root's id where the node runs cgroup v1; 0 for
+     * SYN-ACKs and kernels without sk_cgrp_data.cgroup. */
+    __u64 sk_cgroup_id;
     /* The socket's span binding (span_binding.h) when `bound` is set. */
     __u8 trace_id[TIF_TRACE_ID_LEN];
     __u8 span_id[TIF_SPAN_ID_LEN];

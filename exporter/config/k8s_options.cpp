@@ -34,6 +34,13 @@ void add_k8s_flags(FlagMap& flags, K8sOptions& o) {
         o.host_root = s == "/" ? "" : s;
         return Ok{};
     };
+    flags["--k8s.cgroup-root"] = [&o](std::string_view v) -> Status {
+        if (!v.empty() && v != "auto" && v.front() != '/')
+            return Error{EINVAL, "--k8s.cgroup-root: auto, \"\" or an absolute directory: \"" +
+                                     std::string(v) + "\""};
+        o.cgroup_root = std::string(v);
+        return Ok{};
+    };
     flags["--k8s.relist-interval"] = [&o](std::string_view v) -> Status {
         auto d = parse_duration_ns("--k8s.relist-interval", v);
         if (!d)
@@ -53,7 +60,10 @@ std::string k8s_usage() {
            "                                  sockets that exists; \"\" = off (default auto)\n"
            "  --k8s.host-root=DIR             where the node's / is mounted, for auto, /proc\n"
            "                                  and netns paths (default \"\" = /)\n"
-           "  --k8s.relist-interval=DUR       list the pods at least this often (default 10s)\n";
+           "  --k8s.relist-interval=DUR       list the pods at least this often (default 10s)\n"
+           "  --k8s.cgroup-root=DIR           cgroup v2 mount naming hostNetwork pods' sockets;\n"
+           "                                  auto = host-root's /sys/fs/cgroup (or its\n"
+           "                                  unified/) if cgroup2; \"\" = off (default auto)\n";
 }
 
 } // namespace tif

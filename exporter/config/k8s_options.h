@@ -18,6 +18,9 @@ struct K8sOptions {
     std::string cri_endpoint = K8S_ENDPOINT_AUTO;
     std::string host_root; // "" = /; e.g. /host where the node's / is mounted
     uint64_t relist_interval_ns = 10'000'000'000; // 10s
+    // cgroup v2 hierarchy naming hostNetwork pods' sockets: "auto" (under host_root), a
+    // directory, or "" = off (k8s/pod_cgroups.h).
+    std::string cgroup_root = "auto";
 };
 
 void add_k8s_flags(FlagMap& flags, K8sOptions& o);

@@ -37,6 +37,17 @@ class K8sCollector : public Collector {
         add_sample(pods, {{"state", "live"}}, double(live));
         add_sample(pods, {{"state", "retained"}}, double(all - live));
         out.push_back(std::move(pods));
+        auto cgroups = make_family("traceiface_k8s_pod_cgroups",
+                                   "Pod and container cgroups (cgroup v2) known, which name "
+                                   "hostNetwork pods' sockets: live ones and ones kept for late "
+                                   "events; absent where the node has no cgroup v2 hierarchy.",
+                                   prometheus::MetricType::Gauge);
+        if (dir_->cgroups_available()) {
+            const size_t cg_live = dir_->cgroup_live_count(), cg_all = dir_->cgroup_count();
+            add_sample(cgroups, {{"state", "live"}}, double(cg_live));
+            add_sample(cgroups, {{"state", "retained"}}, double(cg_all - cg_live));
+        }
+        out.push_back(std::move(cgroups));
         auto errors = make_family("traceiface_k8s_cri_errors_total",
                                   "CRI calls that failed (timeout, runtime down, refused).",
                                   prometheus::MetricType::Counter);
@@ -86,7 +97,8 @@ Status start_k8s_module(DaemonContext& ctx) {
         PodResolverConfig{.endpoint = endpoint,
                           .host_root = o.host_root,
                           .relist = std::chrono::milliseconds(o.relist_interval_ns / 1'000'000),
-                          .host_netns_ino = ctx.host_netns_ino},
+                          .host_netns_ino = ctx.host_netns_ino,
+                          .cgroup_root = o.cgroup_root},
         ctx.pods);
     // The thread starts now, before the daemon drops its capabilities, and keeps only
     // CAP_SYS_PTRACE and CAP_DAC_OVERRIDE (pod_resolver.cpp); its first pass runs in the
@@ -97,6 +109,7 @@ Status start_k8s_module(DaemonContext& ctx) {
         if (auto p = w.lock())
             p->wake();
     });
+    ctx.pods->set_active(true);
     r->start();
     ctx.registry.add(std::make_unique<K8sCollector>(r, ctx.pods));
     ctx.on_stop.push_back([r, d = ctx.pods] {

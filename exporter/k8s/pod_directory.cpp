@@ -63,6 +63,54 @@ void PodDirectory::publish(const std::vector<PodNetns>& live, Clock::time_point 
                 nsid_to_ino_.emplace(e.p.nsid, ino);
 }
 
+std::optional<PodCgroup> PodDirectory::by_cgroup(uint64_t cgroup_id) const {
+    std::lock_guard lk(mu_);
+    auto it = by_cgroup_.find(cgroup_id);
+    if (it == by_cgroup_.end())
+        return std::nullopt;
+    return it->second.c;
+}
+
+void PodDirectory::publish_cgroups(const std::vector<PodCgroup>& live, Clock::time_point now) {
+    std::lock_guard lk(mu_);
+    for (auto& [id, e] : by_cgroup_)
+        e.live = false;
+    for (const auto& c : live) {
+        if (c.cgroup_id == 0)
+            continue;
+        CgroupEntry& e = by_cgroup_[c.cgroup_id];
+        e.c = c;
+        e.last_seen = now;
+        e.live = true;
+    }
+    std::erase_if(by_cgroup_, [&](const auto& kv) {
+        return !kv.second.live && now - kv.second.last_seen > retain_;
+    });
+}
+
+size_t PodDirectory::cgroup_count() const {
+    std::lock_guard lk(mu_);
+    return by_cgroup_.size();
+}
+
+size_t PodDirectory::cgroup_live_count() const {
+    std::lock_guard lk(mu_);
+    size_t n = 0;
+    for (const auto& [id, e] : by_cgroup_)
+        n += e.live;
+    return n;
+}
+
+void PodDirectory::set_cgroups_available(bool yes) {
+    std::lock_guard lk(mu_);
+    cgroups_available_ = yes;
+}
+
+bool PodDirectory::cgroups_available() const {
+    std::lock_guard lk(mu_);
+    return cgroups_available_;
+}
+
 size_t PodDirectory::live_count() const {
     std::lock_guard lk(mu_);
     size_t n = 0;

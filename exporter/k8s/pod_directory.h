@@ -7,6 +7,7 @@
 // late events and the gone interface's series still name it. Pure: no system calls.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -32,6 +33,13 @@ struct PodNetns {
     PodIdentity id;
 };
 
+// A pod's cgroup (cgroup v2 id): whose are the sockets of hostNetwork pods (pod_cgroups.h).
+struct PodCgroup {
+    uint64_t cgroup_id = 0;
+    PodIdentity id;           // names empty where the runtime never named the uid
+    std::string container_id; // "" for the pod-level cgroup
+};
+
 class PodDirectory {
   public:
     using Clock = std::chrono::steady_clock;
@@ -39,6 +47,7 @@ class PodDirectory {
 
     std::optional<PodIdentity> by_netns_ino(uint64_t ino) const;
     std::optional<PodIdentity> by_nsid(int32_t nsid) const;
+    std::optional<PodCgroup> by_cgroup(uint64_t cgroup_id) const;
     // A host interface (its ifindex here) whose peer is in namespace `nsid`: by_nsid, and
     // remembered per ifindex, so that the veth still names its pod after the pod's namespace
     // went (its last rtnetlink message no longer carries IFLA_LINK_NETNSID) while its series
@@ -50,6 +59,17 @@ class PodDirectory {
     // for `retain` after they were last seen, unless a live one took their inode or nsid (the
     // kernel reuses nsids once a namespace is gone).
     void publish(const std::vector<PodNetns>& live, Clock::time_point now = Clock::now());
+    // The same for pod cgroups (kept `retain` after they were last seen, for late events).
+    void publish_cgroups(const std::vector<PodCgroup>& live, Clock::time_point now = Clock::now());
+    size_t cgroup_count() const;
+    size_t cgroup_live_count() const;
+    // Pod identity is on (a runtime endpoint was found): lines of sockets in the node's netns
+    // then say host_network.
+    void set_active(bool yes) { active_.store(yes, std::memory_order_relaxed); }
+    bool active() const { return active_.load(std::memory_order_relaxed); }
+    // Whether the node has a cgroup v2 hierarchy to name hostNetwork pods' sockets by.
+    void set_cgroups_available(bool yes);
+    bool cgroups_available() const;
     size_t live_count() const;
     size_t size() const;
 
@@ -73,6 +93,14 @@ class PodDirectory {
         Clock::time_point touched;
     };
     mutable std::map<uint32_t, LinkEntry> by_link_;
+    struct CgroupEntry {
+        PodCgroup c;
+        Clock::time_point last_seen;
+        bool live = false;
+    };
+    std::map<uint64_t, CgroupEntry> by_cgroup_;
+    bool cgroups_available_ = false;
+    std::atomic<bool> active_{false};
     std::function<void()> wake_;
 };
 

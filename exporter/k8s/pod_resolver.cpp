@@ -17,6 +17,7 @@
 
 #include "core/capabilities.h"
 #include "k8s/cgroup_pod.h"
+#include "k8s/pod_cgroups.h"
 #include "log/log.h"
 
 namespace tif {
@@ -180,7 +181,41 @@ void PodResolver::pass() {
         set_source(IdentitySource::cgroup, last_error_);
     }
     dir_->publish(live);
+    scan_cgroups();
     passes_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void PodResolver::scan_cgroups() {
+    if (!cgroup_root_checked_) { // once: a node does not switch cgroup versions while it runs
+        cgroup_root_checked_ = true;
+        cgroup_root_ = find_cgroup2_root(cfg_.host_root, cfg_.cgroup_root);
+        dir_->set_cgroups_available(!cgroup_root_.empty());
+        Log::msg(Level::info,
+                 cgroup_root_.empty() ? "hostNetwork pods' sockets cannot be named: no cgroup v2 "
+                                        "hierarchy (their lines say host_network, no pod)"
+                                      : "hostNetwork pods' sockets named by their cgroup v2",
+                 Fields{{"component", "k8s"},
+                        {"cgroup_root", cgroup_root_},
+                        {"configured", cfg_.cgroup_root}});
+    }
+    if (cgroup_root_.empty())
+        return;
+    const CgroupScan scan = scan_pod_cgroups(cgroup_root_);
+    std::vector<PodCgroup> live;
+    live.reserve(scan.cgroups.size());
+    for (const auto& c : scan.cgroups) {
+        PodIdentity id{"", "", c.pod_uid};
+        if (auto it = by_uid_.find(c.pod_uid); it != by_uid_.end())
+            id = it->second;
+        live.push_back({c.cgroup_id, std::move(id), c.container_id});
+    }
+    if (scan.truncated && !cgroup_scan_truncated_logged_) {
+        cgroup_scan_truncated_logged_ = true;
+        Log::msg(Level::warn,
+                 "cgroup scan stopped at its directory limit; some pods' cgroups unread",
+                 Fields{{"component", "k8s"}, {"cgroup_root", cgroup_root_}, {"dirs", scan.dirs}});
+    }
+    dir_->publish_cgroups(live);
 }
 
 bool PodResolver::from_cri(std::vector<PodNetns>& out) {
@@ -191,10 +226,10 @@ bool PodResolver::from_cri(std::vector<PodNetns>& out) {
     }
     const std::string proc = cfg_.host_root + "/proc/";
     for (const auto& p : *pods) {
+        PodIdentity id{p.namespace_, p.name, p.uid};
+        by_uid_[p.uid] = id; // hostNetwork pods too: their cgroups are named by uid
         if (!p.ready || p.host_network)
             continue;
-        PodIdentity id{p.namespace_, p.name, p.uid};
-        by_uid_[p.uid] = id;
         // The netns bind mount the runtime names, else the sandbox process's own link.
         std::string path = p.netns_path.empty() ? "" : cfg_.host_root + p.netns_path;
         uint64_t ino = netns_ino_of(path);

@@ -34,6 +34,9 @@ struct PodResolverConfig {
     std::chrono::milliseconds relist{10'000};
     std::chrono::milliseconds cri_deadline{2'000};
     uint64_t host_netns_ino = 0;
+    // The cgroup v2 hierarchy for hostNetwork pods' sockets: "auto" (pod_cgroups.h), a
+    // directory, or "" (off).
+    std::string cgroup_root = "auto";
 };
 
 class PodResolver {
@@ -56,6 +59,7 @@ class PodResolver {
     void pass();
     bool from_cri(std::vector<PodNetns>& out);
     void from_cgroups(std::vector<PodNetns>& out);
+    void scan_cgroups();
     void set_source(IdentitySource s, const std::string& why);
 
     PodResolverConfig cfg_;
@@ -65,6 +69,9 @@ class PodResolver {
     std::atomic<IdentitySource> source_{IdentitySource::off};
     std::atomic<uint64_t> passes_{0};
     bool logged_first_ = false;
+    bool cgroup_root_checked_ = false;
+    bool cgroup_scan_truncated_logged_ = false;
+    std::string cgroup_root_; // "" = none: hostNetwork pods' sockets stay unnamed
     std::string last_error_;
 
     std::mutex mu_;

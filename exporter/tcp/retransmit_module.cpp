@@ -49,10 +49,21 @@ void log_rtx_record(std::span<const std::byte> rec, uint32_t host_ino, ExemplarT
     if (!write)
         return;
     std::optional<PodIdentity> pod;
-    if (pods && e.route_iface.netns_ino != host_ino)
+    std::optional<PodCgroup> cg;
+    RtxPodContext ctx;
+    if (pods && e.route_iface.netns_ino != host_ino) {
         pod = pods->by_netns_ino(e.route_iface.netns_ino);
-    Log::event(rtx_event_json(e, offset_ns, iface, iface_label(e.route_iface, host_ino, names),
-                              pod ? &*pod : nullptr));
+    } else if (pods &&
+               pods->active()) { // the node's netns: a hostNetwork pod's socket only by its cgroup
+        ctx.host_network = true;
+        if (e.sk_cgroup_id != 0 && (cg = pods->by_cgroup(e.sk_cgroup_id))) {
+            pod = cg->id;
+            ctx.container_id = cg->container_id;
+        }
+    }
+    ctx.pod = pod ? &*pod : nullptr;
+    Log::event(
+        rtx_event_json(e, offset_ns, iface, iface_label(e.route_iface, host_ino, names), ctx));
 }
 
 Status start_retransmit_module(DaemonContext& ctx) {

@@ -16,7 +16,7 @@ static_assert(sizeof(tif_iface_ref) == 24, "tif_iface_ref layout shared with the
 static_assert(sizeof(tif_rtx_key) == 24, "tif_rtx_key layout shared with the probes");
 static_assert(sizeof(tif_rtx_counts) == 8 * (2 * TIF_RTX_KIND_MAX + 3),
               "tif_rtx_counts layout shared with the probes");
-static_assert(sizeof(tif_rtx_event) == 176, "tif_rtx_event layout shared with the probes");
+static_assert(sizeof(tif_rtx_event) == 184, "tif_rtx_event layout shared with the probes");
 // The reader's fast path (interface, bound, kind) fits the first 64-byte line with the header.
 static_assert(offsetof(tif_rtx_event, sock_cookie) == 40, "tif_rtx_event fast-path head");
 

@@ -42,7 +42,7 @@ std::string hex_id(const uint8_t* bytes, size_t n) {
 }
 
 Fields rtx_event_json(const tif_rtx_event& e, int64_t boot_to_realtime_ns, const std::string& iface,
-                      const std::string& route_iface, const PodIdentity* pod) {
+                      const std::string& route_iface, const RtxPodContext& ctx) {
     Fields j = log_head(int64_t(e.ts_boot_ns) + boot_to_realtime_ns, Level::info, "tcp retransmit");
     j["event"] = "tcp_retransmit";
     j["iface"] = iface;
@@ -50,11 +50,17 @@ Fields rtx_event_json(const tif_rtx_event& e, int64_t boot_to_realtime_ns, const
     if (route_iface != iface)
         j["route_iface"] = route_iface; // the socket's own view, e.g. a container's eth0
     j["netns"] = e.route_iface.netns_ino;
-    if (pod) { // the socket's netns is a pod's (k8s/pod_directory.h)
-        j["namespace"] = pod->namespace_;
-        j["pod"] = pod->pod;
+    if (ctx.host_network)
+        j["host_network"] = true;
+    if (const PodIdentity* pod = ctx.pod) { // the socket's netns (or cgroup) is a pod's
+        if (!pod->pod.empty()) {
+            j["namespace"] = pod->namespace_;
+            j["pod"] = pod->pod;
+        }
         if (!pod->uid.empty())
             j["pod_uid"] = pod->uid;
+        if (!ctx.container_id.empty())
+            j["container_id"] = std::string(ctx.container_id);
     }
     j["family"] = e.family == AF_INET6 ? "ipv6" : "ipv4";
     j["saddr"] = format_addr(e.family, e.saddr);

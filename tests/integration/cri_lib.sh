@@ -174,6 +174,23 @@ cri_stop_runtime() {
             [[ -d $c ]] && rmdir "$c" 2>/dev/null
         done
     done
+    # runc makes the same paths in the cgroup v2 hierarchy too, which this cgroup v1 node does
+    # not mount, and leaves them (leaves included): mounted here for a moment to remove them.
+    local v2
+    if v2=$(mktemp -d "${TMPDIR:-/tmp}/tif-cgroup2.XXXXXX") && mount -t cgroup2 none "$v2" 2>/dev/null; then
+        for ((i = ${#CRI_CGROUP_DIRS[@]} - 1; i >= 0; i--)); do
+            c=$v2/${CRI_CGROUP_DIRS[i]}
+            [[ -d $c ]] || continue
+            # A pod's own directory with what runc left in it; the shared parents only if empty.
+            if [[ ${c##*/} == pod* ]]; then
+                find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
+            else
+                rmdir "$c" 2>/dev/null
+            fi
+        done
+        umount "$v2"
+    fi
+    [[ -n $v2 ]] && rmdir "$v2" 2>/dev/null
     return 0
 }
 

@@ -1,9 +1,17 @@
 // Pod identity without a cluster: the kubepods cgroup paths of the real drivers and runtimes,
-// the runtime's verbose status JSON, and the directory's retention and nsid reuse.
+// the runtime's verbose status JSON, the directory's retention and nsid reuse, and the walk of
+// a cgroup hierarchy for pod cgroups.
 #include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
 
 #include "k8s/cgroup_pod.h"
 #include "k8s/cri_client.h"
+#include "k8s/pod_cgroups.h"
 #include "k8s/pod_directory.h"
 
 using namespace tif;
@@ -174,4 +182,54 @@ TEST_CASE("PodDirectory: lookups, retention of a gone pod, nsid reuse") {
     d.set_wake([&] { ++woken; });
     d.wake();
     CHECK(woken == 1);
+}
+
+TEST_CASE("pod cgroups: the kubepods directories of a hierarchy, by inode; retention") {
+    // Any directory tree reads the same as a cgroup v2 mount (scan_pod_cgroups only walks it).
+    namespace fs = std::filesystem;
+    const fs::path root = fs::temp_directory_path() / ("tif-cg-" + std::to_string(::getpid()));
+    const std::string pod = "kubepods/besteffort/pod" + std::string(UID);
+    fs::create_directories(root / pod / ID);
+    fs::create_directories(root / "kubepods/burstable"); // a QoS parent: no pod
+    fs::create_directories(root / ("system.slice/containerd.service/x/y/pod" + std::string(UID)));
+    fs::create_directories(root / "kubelet.slice/kubelet-kubepods.slice" /
+                           ("kubelet-kubepods-pod" + std::string(UID_) + ".slice"));
+    const auto scan = scan_pod_cgroups(root.string());
+    std::map<std::string, std::string> got; // path → container id, for the inodes found
+    for (const auto& c : scan.cgroups)
+        for (const auto& e : fs::recursive_directory_iterator(root))
+            if (e.is_directory()) {
+                struct stat st {};
+                if (::stat(e.path().c_str(), &st) == 0 && uint64_t(st.st_ino) == c.cgroup_id) {
+                    CHECK(c.pod_uid == UID);
+                    got[fs::relative(e.path(), root).string()] = c.container_id;
+                }
+            }
+    // The pod and its container; the nested kubelet's pod (its prefix is near the top); not
+    // the pod-looking directory deep in a system unit, which is never walked into.
+    CHECK(got == std::map<std::string, std::string>{
+                     {pod, ""},
+                     {pod + "/" + ID, ID},
+                     {"kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod" +
+                          std::string(UID_) + ".slice",
+                      ""}});
+    CHECK(!scan.truncated);
+    CHECK(scan_pod_cgroups(root.string(), 2).truncated);
+    CHECK(scan_pod_cgroups((root / "missing").string()).cgroups.empty());
+    fs::remove_all(root);
+
+    using C = PodDirectory::Clock;
+    PodDirectory d(std::chrono::seconds(5));
+    const auto t0 = C::time_point{} + std::chrono::hours(1);
+    const PodIdentity agent{"infra", "agent-0", UID};
+    d.publish_cgroups({{11, agent, ""}, {12, agent, ID}}, t0);
+    CHECK(d.by_cgroup(12)->container_id == ID);
+    CHECK(d.by_cgroup(12)->id == agent);
+    CHECK(!d.by_cgroup(13));
+    d.publish_cgroups({{11, agent, ""}}, t0 + std::chrono::seconds(1)); // the container went
+    CHECK(d.by_cgroup(12));                                             // late events still name it
+    CHECK(d.cgroup_live_count() == 1);
+    CHECK(d.cgroup_count() == 2);
+    d.publish_cgroups({{11, agent, ""}}, t0 + std::chrono::seconds(7));
+    CHECK(!d.by_cgroup(12));
 }

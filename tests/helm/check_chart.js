@@ -182,8 +182,12 @@ function daemonSetChecks(scenario) {
     const ns = mount(`/host${values.k8s.netnsDir}`);
     check(ns?.readOnly === true && ns.mountPropagation === 'HostToContainer' &&
       vol(ns)?.hostPath?.path === values.k8s.netnsDir, at('netns dir read-only, HostToContainer'));
+    check(mount('/host/sys/fs/cgroup')?.readOnly === true &&
+      vol(mount('/host/sys/fs/cgroup'))?.hostPath?.path === '/sys/fs/cgroup',
+    at('host cgroup hierarchy read-only'));
   } else {
-    check(c.args.includes('--k8s.cri-endpoint=') && !mount('/host/proc'), at('k8s off'));
+    check(c.args.includes('--k8s.cri-endpoint=') && !mount('/host/proc') &&
+      !mount('/host/sys/fs/cgroup'), at('k8s off'));
   }
   const cm = vol(mount('/etc/traceiface'))?.configMap?.name;
   check((byKind.ConfigMap || []).some((m) => m.metadata.name === cm &&

@@ -90,6 +90,8 @@ node_path() {
     /sys/fs/bpf | /sys/fs/bpf/*) echo "$node_dir$1" ;;
     /run/traceiface | /run/traceiface/*) echo "$node_dir$1" ;;
     /sys/kernel/btf | /proc) echo "$1" ;;
+    # cgroup v1 here: the daemon finds no v2 hierarchy in it and says so.
+    /sys/fs/cgroup) echo "$1" ;;
     # The runtime's netns bind mounts: the node's own directory (ip netns, cri_lib.sh).
     /var/run/netns | /run/netns) echo /run/netns ;;
     # The runtime socket's directory: this test's containerd socket, bound into a stand-in.

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/capability.h>
 #include <linux/net_namespace.h>
 #include <linux/netlink.h>
@@ -109,6 +110,7 @@ void PodResolver::start() {
     if (!cri_ || thread_.joinable())
         return;
     thread_ = std::thread([this] {
+        ::pthread_setname_np(::pthread_self(), "tif-k8s"); // for top -H and the bench
         // This thread (and gRPC's, created from it: cri_client.cpp) keeps only what it needs,
         // where held: CAP_SYS_PTRACE to read other processes' namespace links (their
         // permitted sets are not ours); CAP_DAC_OVERRIDE for a non-root daemon to connect to

@@ -1,5 +1,7 @@
 #include "config/k8s_options.h"
 
+#include <cctype>
+
 #include "config/options.h"
 
 namespace tif {
@@ -41,6 +43,36 @@ void add_k8s_flags(FlagMap& flags, K8sOptions& o) {
         o.cgroup_root = std::string(v);
         return Ok{};
     };
+    flags["--k8s.pod-labels"] = [&o](std::string_view v) -> Status {
+        std::vector<std::string> keys;
+        std::vector<std::string> names;
+        for (size_t b = 0; b <= v.size() && !v.empty();) {
+            size_t e = v.find(',', b);
+            if (e == std::string_view::npos)
+                e = v.size();
+            std::string_view k = v.substr(b, e - b);
+            // A Kubernetes label key: [prefix/]name, at most 253 + 63 characters.
+            const bool ok =
+                !k.empty() && k.size() <= 317 &&
+                k.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789-_./") == std::string_view::npos;
+            if (!ok)
+                return Error{EINVAL, "--k8s.pod-labels: comma-separated pod label keys: \"" +
+                                         std::string(k) + "\""};
+            const std::string n = pod_label_metric_name(k);
+            for (size_t i = 0; i < names.size(); ++i)
+                if (names[i] == n)
+                    return Error{EINVAL, "--k8s.pod-labels: \"" + keys[i] + "\" and \"" +
+                                             std::string(k) + "\" both become " + n};
+            keys.emplace_back(k);
+            names.push_back(n);
+            b = e + 1;
+        }
+        if (keys.size() > 32)
+            return Error{EINVAL, "--k8s.pod-labels: at most 32 keys"};
+        o.pod_labels = std::move(keys);
+        return Ok{};
+    };
     flags["--k8s.relist-interval"] = [&o](std::string_view v) -> Status {
         auto d = parse_duration_ns("--k8s.relist-interval", v);
         if (!d)
@@ -53,6 +85,13 @@ void add_k8s_flags(FlagMap& flags, K8sOptions& o) {
     };
 }
 
+std::string pod_label_metric_name(std::string_view key) {
+    std::string n = "label_";
+    for (char c : key)
+        n += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    return n;
+}
+
 std::string k8s_usage() {
     return "\nKubernetes pod identity (namespace/pod of a veth and of a socket's netns):\n"
            "  --k8s.cri-endpoint=EP           CRI socket (unix:///PATH or /PATH); auto = the\n"
@@ -63,7 +102,10 @@ std::string k8s_usage() {
            "  --k8s.relist-interval=DUR       list the pods at least this often (default 10s)\n"
            "  --k8s.cgroup-root=DIR           cgroup v2 mount naming hostNetwork pods' sockets;\n"
            "                                  auto = host-root's /sys/fs/cgroup (or its\n"
-           "                                  unified/) if cgroup2; \"\" = off (default auto)\n";
+           "                                  unified/) if cgroup2; \"\" = off (default auto)\n"
+           "  --k8s.pod-labels=LIST           pod label keys copied onto\n"
+           "                                  traceiface_interface_info as label_<key>\n"
+           "                                  (default none)\n";
 }
 
 } // namespace tif

@@ -21,7 +21,13 @@ struct K8sOptions {
     // cgroup v2 hierarchy naming hostNetwork pods' sockets: "auto" (under host_root), a
     // directory, or "" = off (k8s/pod_cgroups.h).
     std::string cgroup_root = "auto";
+    // Pod labels copied onto traceiface_interface_info as label_<key> (opt-in: label values
+    // are as many as pods, so none by default).
+    std::vector<std::string> pod_labels;
 };
+
+// "app.kubernetes.io/name" → "label_app_kubernetes_io_name" (kube-state-metrics' convention).
+std::string pod_label_metric_name(std::string_view key);
 
 void add_k8s_flags(FlagMap& flags, K8sOptions& o);
 std::string k8s_usage();

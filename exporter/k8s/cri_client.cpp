@@ -87,6 +87,7 @@ Result<std::vector<CriPod>> CriClient::list_pods() {
         p.name = s.metadata().name();
         p.uid = s.metadata().uid();
         p.ready = s.state() == rt::SANDBOX_READY;
+        p.labels.insert(s.labels().begin(), s.labels().end());
         if (auto it = status_cache_.find(p.id); it != status_cache_.end()) {
             p.pid = it->second.pid;
             p.netns_path = it->second.netns_path;

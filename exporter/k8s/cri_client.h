@@ -23,6 +23,7 @@ struct CriPod {
     int64_t pid = 0;        // the sandbox (pause) process, host pid; 0 = unknown
     std::string netns_path; // e.g. /var/run/netns/cni-…; "" = unknown (or host network)
     bool host_network = false;
+    std::map<std::string, std::string> labels; // the sandbox's (the pod's) labels
 };
 
 struct CriErrors {

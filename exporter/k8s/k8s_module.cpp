@@ -98,7 +98,8 @@ Status start_k8s_module(DaemonContext& ctx) {
                           .host_root = o.host_root,
                           .relist = std::chrono::milliseconds(o.relist_interval_ns / 1'000'000),
                           .host_netns_ino = ctx.host_netns_ino,
-                          .cgroup_root = o.cgroup_root},
+                          .cgroup_root = o.cgroup_root,
+                          .pod_labels = o.pod_labels},
         ctx.pods);
     // The thread starts now, before the daemon drops its capabilities, and keeps only
     // CAP_SYS_PTRACE and CAP_DAC_OVERRIDE (pod_resolver.cpp); its first pass runs in the
@@ -109,6 +110,10 @@ Status start_k8s_module(DaemonContext& ctx) {
         if (auto p = w.lock())
             p->wake();
     });
+    std::vector<std::string> label_names;
+    for (const auto& k : o.pod_labels)
+        label_names.push_back(pod_label_metric_name(k));
+    ctx.pods->set_label_keys(o.pod_labels, std::move(label_names));
     ctx.pods->set_active(true);
     r->start();
     ctx.registry.add(std::make_unique<K8sCollector>(r, ctx.pods));

@@ -20,9 +20,10 @@
 namespace tif {
 
 struct PodIdentity {
-    std::string namespace_; // Kubernetes namespace
-    std::string pod;        // pod name
-    std::string uid;        // pod uid (log lines only; never a metric label)
+    std::string namespace_;                    // Kubernetes namespace
+    std::string pod;                           // pod name
+    std::string uid;                           // pod uid (log lines only; never a metric label)
+    std::map<std::string, std::string> labels; // only the keys of --k8s.pod-labels
     bool operator==(const PodIdentity&) const = default;
 };
 
@@ -63,6 +64,14 @@ class PodDirectory {
     void publish_cgroups(const std::vector<PodCgroup>& live, Clock::time_point now = Clock::now());
     size_t cgroup_count() const;
     size_t cgroup_live_count() const;
+    // --k8s.pod-labels: the pod label keys every interface_info sample carries, and their
+    // metric label names (label_<key>, config/k8s_options.h). Set before start, then read-only.
+    void set_label_keys(std::vector<std::string> keys, std::vector<std::string> metric_names) {
+        label_keys_ = std::move(keys);
+        label_names_ = std::move(metric_names);
+    }
+    const std::vector<std::string>& label_keys() const { return label_keys_; }
+    const std::vector<std::string>& label_names() const { return label_names_; }
     // Pod identity is on (a runtime endpoint was found): lines of sockets in the node's netns
     // then say host_network.
     void set_active(bool yes) { active_.store(yes, std::memory_order_relaxed); }
@@ -101,6 +110,7 @@ class PodDirectory {
     std::map<uint64_t, CgroupEntry> by_cgroup_;
     bool cgroups_available_ = false;
     std::atomic<bool> active_{false};
+    std::vector<std::string> label_keys_, label_names_;
     std::function<void()> wake_;
 };
 

@@ -2,11 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <linux/capability.h>
 #include <linux/net_namespace.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -228,7 +228,10 @@ bool PodResolver::from_cri(std::vector<PodNetns>& out) {
     }
     const std::string proc = cfg_.host_root + "/proc/";
     for (const auto& p : *pods) {
-        PodIdentity id{p.namespace_, p.name, p.uid};
+        PodIdentity id{p.namespace_, p.name, p.uid, {}};
+        for (const auto& k : cfg_.pod_labels)
+            if (auto it = p.labels.find(k); it != p.labels.end())
+                id.labels[k] = it->second;
         by_uid_[p.uid] = id; // hostNetwork pods too: their cgroups are named by uid
         if (!p.ready || p.host_network)
             continue;

@@ -37,6 +37,7 @@ struct PodResolverConfig {
     // The cgroup v2 hierarchy for hostNetwork pods' sockets: "auto" (pod_cgroups.h), a
     // directory, or "" (off).
     std::string cgroup_root = "auto";
+    std::vector<std::string> pod_labels; // keys copied into PodIdentity::labels
 };
 
 class PodResolver {

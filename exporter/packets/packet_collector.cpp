@@ -78,17 +78,28 @@ void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricF
         std::optional<PodIdentity> pod;
         if (pods && (is.link.link_other_netns || is.gone))
             pod = pods->by_link(is.link.ifindex, is.link.link_netnsid);
-        add_sample(info,
-                   {{"iface", name},
-                    {"ifindex", std::to_string(is.link.ifindex)},
-                    {"kind", is.kind},
-                    {"master", is.master},
-                    {"link", is.link_name},
-                    {"mtu", std::to_string(is.link.mtu)},
-                    {"operstate", is.gone ? "gone" : operstate_name(is.link.operstate)},
-                    {"namespace", pod ? pod->namespace_ : std::string()},
-                    {"pod", pod ? pod->pod : std::string()}},
-                   1);
+        std::vector<ClientMetric::Label> l{
+            {"iface", name},
+            {"ifindex", std::to_string(is.link.ifindex)},
+            {"kind", is.kind},
+            {"master", is.master},
+            {"link", is.link_name},
+            {"mtu", std::to_string(is.link.mtu)},
+            {"operstate", is.gone ? "gone" : operstate_name(is.link.operstate)},
+            {"namespace", pod ? pod->namespace_ : std::string()},
+            {"pod", pod ? pod->pod : std::string()}};
+        if (pods) { // --k8s.pod-labels: on every sample, empty where the pod has none
+            const auto& keys = pods->label_keys();
+            const auto& names = pods->label_names();
+            for (size_t i = 0; i < keys.size() && i < names.size(); ++i) {
+                std::string v;
+                if (pod)
+                    if (auto it = pod->labels.find(keys[i]); it != pod->labels.end())
+                        v = it->second;
+                l.push_back({names[i], std::move(v)});
+            }
+        }
+        add_sample(info, l, 1);
     }
     auto watched =
         make_family("traceiface_interfaces_watched",

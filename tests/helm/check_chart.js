@@ -50,6 +50,7 @@ const BAD = {
   'relative span socket dir': { spanSocket: { hostPath: 'run/traceiface' } },
   'relative CRI socket': { k8s: { criSocket: 'run/containerd/containerd.sock' } },
   'k8s misspelt key': { k8s: { criSocekt: '/run/containerd/containerd.sock' } },
+  'pod label key with a space': { k8s: { podLabels: ['app name'] } },
   'monitor interval': { serviceMonitor: { enabled: true, interval: 30 } },
 };
 for (const [what, patch] of Object.entries(BAD)) {
@@ -175,6 +176,9 @@ function daemonSetChecks(scenario) {
     const sockDir = path.dirname(values.k8s.criSocket);
     check(c.args.includes(`--k8s.cri-endpoint=unix:///host${values.k8s.criSocket}`) &&
       c.args.includes('--k8s.host-root=/host'), at('k8s flags'));
+    const labels = values.k8s.podLabels || [];
+    check(labels.length ? c.args.includes(`--k8s.pod-labels=${labels.join(',')}`)
+      : !c.args.some((a) => a.startsWith('--k8s.pod-labels')), at('k8s.podLabels'));
     check(mount(`/host${sockDir}`)?.readOnly === true &&
       vol(mount(`/host${sockDir}`))?.hostPath?.path === sockDir, at('CRI socket dir read-only'));
     check(mount('/host/proc')?.readOnly === true &&

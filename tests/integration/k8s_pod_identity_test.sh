@@ -3,7 +3,7 @@
 # shop/web-7d9f and shop/db-0, the exporter in the runtime's network namespace (where the pods'
 # host-side veths are) with --k8s.cri-endpoint. Asserts: traceiface_interface_info names the
 # right pod for each veth; retransmit lines from inside each pod carry namespace=shop and that
-# pod; the source metric says cri; a pod created later is named soon (netlink wakes the
+# pod; --k8s.pod-labels copies the app label; the source metric says cri; a pod created later is named soon (netlink wakes the
 # resolver); a removed pod's series go after --iface.stale-grace; with containerd killed the
 # exporter keeps serving, the source turns to cgroup and the pods are still named (from
 # /proc/<pid>/cgroup's pod uid). Oracle: the runtime's own status (cri_tool), ip link, ns inodes.
@@ -37,7 +37,8 @@ url=http://127.0.0.1:$port
 # would be that shell, not the exporter (nsenter execs it: same pid).
 nsenter --net="/run/netns/$CRI_NETNS" "$TIF_BUILD_DIR/traceiface" --web.listen-address="127.0.0.1:$port" \
     --span.socket="$TIF_TMP/span.sock" --bpf.pin-path= --iface.include='veth.*' \
-    --iface.stale-grace=5s --k8s.cri-endpoint="$CRI_ENDPOINT" --log.event-rate=0 --log.level=debug \
+    --iface.stale-grace=5s --k8s.cri-endpoint="$CRI_ENDPOINT" --k8s.pod-labels=app,team \
+    --log.event-rate=0 --log.level=debug \
     >"$TIF_TMP/exporter.out" 2>"$TIF_TMP/exporter.err" &
 exporter=$!
 tif_cleanup_push "tif_kill_wait $exporter 5"
@@ -84,6 +85,16 @@ for pod in web-7d9f db-0; do
     echo "interface_info{iface=${POD_VETH[$pod]}} names shop/$pod (after ${ms} ms)"
 done
 source_is cri || tif_fail "identity source is not cri: $(scrape | grep k8s_identity_source)"
+# --k8s.pod-labels=app,team: the pods' app label (cri_run_pod --label app=...), and an empty
+# team on every sample (no pod has one), host devices included.
+for pod in web-7d9f db-0; do
+    info=$(scrape | grep "^traceiface_interface_info{" | grep -F "iface=\"${POD_VETH[$pod]}\"")
+    [[ $info == *"label_app=\"${pod%%-*}\""* && $info == *'label_team=""'* ]] ||
+        tif_fail "interface_info of ${POD_VETH[$pod]} lacks label_app=${pod%%-*} or label_team: $info"
+done
+unlabelled=$(scrape | grep "^traceiface_interface_info{" | grep -vc 'label_team=""' || true)
+[[ $unlabelled == 0 ]] || tif_fail "$unlabelled interface_info samples without label_team"
+echo "pod labels: label_app names each pod's app; label_team empty on every sample"
 grep -q '"msg":"pod identity from the container runtime (CRI)"' "$TIF_TMP/exporter.out" ||
     tif_fail "no log line naming the source"
 # The bridge is a host device: empty labels, present.

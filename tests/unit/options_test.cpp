@@ -97,3 +97,23 @@ TEST_CASE("help and version") {
     CHECK(parse_options({"--version"})->version);
     CHECK(usage().find("--web.listen-address") != std::string::npos);
 }
+
+TEST_CASE("--k8s.pod-labels and --k8s.cgroup-root") {
+    auto o = parse_options({"--k8s.pod-labels=app,app.kubernetes.io/name,team"});
+    REQUIRE(o);
+    CHECK(o->k8s.pod_labels == std::vector<std::string>{"app", "app.kubernetes.io/name", "team"});
+    CHECK(pod_label_metric_name("app.kubernetes.io/name") == "label_app_kubernetes_io_name");
+    CHECK(parse_options({})->k8s.pod_labels.empty());
+    CHECK(parse_options({"--k8s.pod-labels="})->k8s.pod_labels.empty());
+    // Two keys that would be one metric label, and keys no pod label can have.
+    auto clash = parse_options({"--k8s.pod-labels=a.b,a_b"});
+    REQUIRE_FALSE(clash);
+    CHECK(clash.error().what.find("label_a_b") != std::string::npos);
+    for (const char* bad : {"--k8s.pod-labels=app,", "--k8s.pod-labels=a b", "--k8s.pod-labels=,"})
+        CHECK_FALSE(parse_options({bad}));
+    CHECK(parse_options({})->k8s.cgroup_root == "auto");
+    CHECK(parse_options({"--k8s.cgroup-root="})->k8s.cgroup_root.empty());
+    CHECK(parse_options({"--k8s.cgroup-root=/host/sys/fs/cgroup"})->k8s.cgroup_root ==
+          "/host/sys/fs/cgroup");
+    CHECK_FALSE(parse_options({"--k8s.cgroup-root=sys/fs/cgroup"}));
+}

@@ -44,7 +44,10 @@ function(traceiface_bpf_skeleton name)
   set(skel ${TRACEIFACE_GENERATED_DIR}/${name}.skel.h)
   add_custom_command(
     OUTPUT ${obj}
+    # The file names BTF keeps (line info) relative to the checkout: the binary then holds no
+    # path of the machine it was built on, and two checkouts build the same bytes.
     COMMAND ${BPF_CLANG} -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_${TRACEIFACE_BPF_ARCH}
+            -ffile-prefix-map=${CMAKE_SOURCE_DIR}/= -ffile-prefix-map=${CMAKE_BINARY_DIR}/=
             -I${CMAKE_SOURCE_DIR}/probes -I${TRACEIFACE_VMLINUX_DIR} -c ${src} -o ${obj}
     # Keep BTF (CO-RE needs it), drop DWARF: the skeleton embeds the object.
     COMMAND ${LLVM_STRIP} -g ${obj}

@@ -114,6 +114,12 @@ bin=$rootfs/usr/bin/traceiface
 want_caps=cap_dac_override,cap_net_admin,cap_sys_ptrace,cap_perfmon,cap_bpf=p
 [[ $(getcap "$bin" | awk '{ print $2 }') == "$want_caps" ]] ||
     fail "file capabilities: '$(getcap "$bin")', want $want_caps"
+# Reproducible across checkouts: nothing in the binary names where it was built (the probes'
+# BTF line info is relative: cmake/bpf.cmake).
+for p in "$root" "$(cd "$TIF_BUILD_DIR" && pwd -P)"; do
+    ! grep -a -q -F "$p/" "$bin" || fail "the binary holds the build machine's path $p: $(
+        strings "$bin" | grep -F "$p/" | sed -n 1,3p | paste -sd' ')"
+done
 interp=$(readelf -l "$bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
 want=$(
     printf '%s\n' /etc/passwd /etc/group /usr/bin/traceiface "$interp"

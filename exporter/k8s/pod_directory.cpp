@@ -71,6 +71,22 @@ std::optional<PodCgroup> PodDirectory::by_cgroup(uint64_t cgroup_id) const {
     return it->second.c;
 }
 
+std::optional<PodCgroup> PodDirectory::by_cgroup_or_wake(uint64_t cgroup_id) const {
+    {
+        std::lock_guard lk(mu_);
+        if (auto it = by_cgroup_.find(cgroup_id); it != by_cgroup_.end())
+            return it->second.c;
+        if (!cgroups_available_ || cgroup_id <= 1) // no hierarchy, or its root
+            return std::nullopt;
+        if (unknown_cgroups_.size() >= 4096)
+            unknown_cgroups_.clear();
+        if (!unknown_cgroups_.insert(cgroup_id).second)
+            return std::nullopt;
+    }
+    wake();
+    return std::nullopt;
+}
+
 void PodDirectory::publish_cgroups(const std::vector<PodCgroup>& live, Clock::time_point now) {
     std::lock_guard lk(mu_);
     for (auto& [id, e] : by_cgroup_)

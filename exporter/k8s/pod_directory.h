@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,10 @@ class PodDirectory {
     std::optional<PodIdentity> by_netns_ino(uint64_t ino) const;
     std::optional<PodIdentity> by_nsid(int32_t nsid) const;
     std::optional<PodCgroup> by_cgroup(uint64_t cgroup_id) const;
+    // by_cgroup, and when the id is unknown and new (not asked about before), a relist now:
+    // a new container's sockets are then named within about a second, not a relist interval.
+    // The node's own cgroups (never a pod's) ask once each; at most 4096 are remembered.
+    std::optional<PodCgroup> by_cgroup_or_wake(uint64_t cgroup_id) const;
     // A host interface (its ifindex here) whose peer is in namespace `nsid`: by_nsid, and
     // remembered per ifindex, so that the veth still names its pod after the pod's namespace
     // went (its last rtnetlink message no longer carries IFLA_LINK_NETNSID) while its series
@@ -108,6 +113,7 @@ class PodDirectory {
         bool live = false;
     };
     std::map<uint64_t, CgroupEntry> by_cgroup_;
+    mutable std::set<uint64_t> unknown_cgroups_;
     bool cgroups_available_ = false;
     std::atomic<bool> active_{false};
     std::vector<std::string> label_keys_, label_names_;

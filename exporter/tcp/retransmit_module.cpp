@@ -54,13 +54,13 @@ void log_rtx_record(std::span<const std::byte> rec, uint32_t host_ino, ExemplarT
     if (pods && e.route_iface.netns_ino != host_ino) {
         pod = pods->by_netns_ino(e.route_iface.netns_ino);
         // Its container, where the socket's cgroup is one of that pod's (cgroup v2 nodes).
-        if (pod && e.sk_cgroup_id != 0 && (cg = pods->by_cgroup(e.sk_cgroup_id)) &&
+        if (pod && e.sk_cgroup_id != 0 && (cg = pods->by_cgroup_or_wake(e.sk_cgroup_id)) &&
             cg->id.uid == pod->uid)
             ctx.container_id = cg->container_id;
     } else if (pods && pods->active()) {
         // The node's netns: a hostNetwork pod's socket is known by its cgroup alone.
         ctx.host_network = true;
-        if (e.sk_cgroup_id != 0 && (cg = pods->by_cgroup(e.sk_cgroup_id))) {
+        if (e.sk_cgroup_id != 0 && (cg = pods->by_cgroup_or_wake(e.sk_cgroup_id))) {
             pod = cg->id;
             ctx.container_id = cg->container_id;
         }

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -89,19 +88,6 @@ std::string hook_cell(const HookState& h) {
     return s;
 }
 
-// --k8s.cri-endpoint as the daemon resolves it (k8s/k8s_module.cpp): "auto" = the first
-// runtime socket of k8s_endpoint_candidates() that exists under --k8s.host-root; "" = none.
-std::string resolve_cri_endpoint(const K8sOptions& o) {
-    if (o.cri_endpoint != K8S_ENDPOINT_AUTO)
-        return o.cri_endpoint;
-    for (const auto& c : k8s_endpoint_candidates()) {
-        struct stat st {};
-        if (::stat((o.host_root + c).c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
-            return "unix://" + o.host_root + c;
-    }
-    return "";
-}
-
 // Which pod each veth leads into: one pass of the daemon's own resolver (k8s/pod_resolver.h:
 // the runtime over CRI, the cgroup fallback when it cannot be reached) on its own thread, run
 // while the main thread queries the tc hooks. The pass is bounded by the CRI deadline (2 s a
@@ -116,18 +102,11 @@ class PodPass {
                         (o.host_root.empty() ? std::string() : " under " + o.host_root);
             return;
         }
-        // The resolver says why the runtime could not be asked in its log line (the "reason"
-        // of the switch to the cgroup fallback); its lines must not reach stdout here.
+        // The resolver's log lines must not reach stdout (the table, the JSON) here; why the
+        // runtime could not be asked comes from PodResolver::last_error().
         devnull_ = std::fopen("/dev/null", "we");
         Log::set_output(devnull_ ? devnull_ : stderr);
         Log::set_min_level(Level::warn);
-        Log::set_tee([this](const Fields& line) {
-            if (line.value("component", "") != "k8s")
-                return;
-            std::lock_guard lk(mu_);
-            if (auto r = line.find("reason"); r != line.end() && r->is_string())
-                reason_ = r->get<std::string>();
-        });
         PodResolverConfig cfg; // the daemon's defaults, the CRI deadline (2 s) among them
         cfg.endpoint = endpoint_;
         cfg.host_root = o.host_root;
@@ -139,7 +118,6 @@ class PodPass {
     }
     ~PodPass() {
         finish();
-        Log::set_tee({});
         Log::set_output(stdout);
         if (devnull_)
             std::fclose(devnull_);
@@ -158,10 +136,10 @@ class PodPass {
             source_ = "cri";
             return;
         }
-        std::lock_guard lk(mu_);
+        const std::string reason = resolver_->last_error();
         source_ = "unavailable: " +
-                  (reason_.empty() ? "the container runtime at " + endpoint_ + " cannot be reached"
-                                   : reason_);
+                  (reason.empty() ? "the container runtime at " + endpoint_ + " cannot be reached"
+                                  : reason);
         note_ = "pod identity " + source_;
     }
 
@@ -181,8 +159,6 @@ class PodPass {
     std::string endpoint_;
     std::string source_, note_;
     FILE* devnull_ = nullptr;
-    std::mutex mu_;
-    std::string reason_;
     std::shared_ptr<PodDirectory> dir_;
     std::unique_ptr<PodResolver> resolver_;
 };

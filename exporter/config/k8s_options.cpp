@@ -1,5 +1,7 @@
 #include "config/k8s_options.h"
 
+#include <sys/stat.h>
+
 #include <cctype>
 
 #include "config/options.h"
@@ -16,6 +18,17 @@ const std::vector<std::string>& k8s_endpoint_candidates() {
         "/var/run/cri-dockerd.sock",
     };
     return c;
+}
+
+std::string resolve_cri_endpoint(const K8sOptions& o) {
+    if (o.cri_endpoint != K8S_ENDPOINT_AUTO)
+        return o.cri_endpoint;
+    for (const auto& c : k8s_endpoint_candidates()) {
+        struct stat st {};
+        if (::stat((o.host_root + c).c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+            return "unix://" + o.host_root + c;
+    }
+    return "";
 }
 
 void add_k8s_flags(FlagMap& flags, K8sOptions& o) {

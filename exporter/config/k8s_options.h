@@ -35,4 +35,8 @@ std::string k8s_usage();
 // The runtime sockets "auto" tries, in order (paths on the node).
 const std::vector<std::string>& k8s_endpoint_candidates();
 
+// --k8s.cri-endpoint as the daemon and `list` use it: "auto" = the first socket of
+// k8s_endpoint_candidates() that exists under host_root (unix://...); "" = none (off).
+std::string resolve_cri_endpoint(const K8sOptions& o);
+
 } // namespace tif

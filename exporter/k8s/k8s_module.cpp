@@ -65,26 +65,11 @@ class K8sCollector : public Collector {
     std::shared_ptr<PodDirectory> dir_;
 };
 
-bool is_socket(const std::string& path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-// --k8s.cri-endpoint: "auto" finds the node's runtime socket under --k8s.host-root.
-std::string resolve_endpoint(const K8sOptions& o) {
-    if (o.cri_endpoint != K8S_ENDPOINT_AUTO)
-        return o.cri_endpoint;
-    for (const auto& c : k8s_endpoint_candidates())
-        if (is_socket(o.host_root + c))
-            return "unix://" + o.host_root + c;
-    return "";
-}
-
 } // namespace
 
 Status start_k8s_module(DaemonContext& ctx) {
     const K8sOptions& o = ctx.opt.k8s;
-    const std::string endpoint = resolve_endpoint(o);
+    const std::string endpoint = resolve_cri_endpoint(o);
     if (endpoint.empty()) {
         Log::msg(Level::info,
                  o.cri_endpoint.empty() ? "pod identity off (--k8s.cri-endpoint=\"\")"

@@ -180,7 +180,7 @@ void PodResolver::pass() {
         set_source(IdentitySource::cri, "");
     } else {
         from_cgroups(live);
-        set_source(IdentitySource::cgroup, last_error_);
+        set_source(IdentitySource::cgroup, last_error());
     }
     dir_->publish(live);
     scan_cgroups();
@@ -206,7 +206,7 @@ void PodResolver::scan_cgroups() {
     std::vector<PodCgroup> live;
     live.reserve(scan.cgroups.size());
     for (const auto& c : scan.cgroups) {
-        PodIdentity id{"", "", c.pod_uid};
+        PodIdentity id{"", "", c.pod_uid, {}};
         if (auto it = by_uid_.find(c.pod_uid); it != by_uid_.end())
             id = it->second;
         live.push_back({c.cgroup_id, std::move(id), c.container_id});
@@ -223,6 +223,7 @@ void PodResolver::scan_cgroups() {
 bool PodResolver::from_cri(std::vector<PodNetns>& out) {
     auto pods = cri_->list_pods();
     if (!pods) {
+        std::lock_guard lk(error_mu_);
         last_error_ = pods.error().message();
         return false;
     }
@@ -285,7 +286,7 @@ void PodResolver::from_cgroups(std::vector<PodNetns>& out) {
         if (!cg)
             continue;
         done.insert(ino);
-        PodIdentity id{"", "", cg->pod_uid};
+        PodIdentity id{"", "", cg->pod_uid, {}};
         if (auto it = by_uid_.find(cg->pod_uid); it != by_uid_.end())
             id = it->second;
         const int32_t nsid = netns_id_of(ns);

@@ -54,6 +54,11 @@ class PodResolver {
     IdentitySource source() const { return source_.load(std::memory_order_relaxed); }
     const CriErrors* cri_errors() const { return cri_ ? &cri_->errors() : nullptr; }
     uint64_t passes() const { return passes_.load(std::memory_order_relaxed); }
+    // Why the runtime could not be asked at the last failed ListPodSandbox ("" = never failed).
+    std::string last_error() const {
+        std::lock_guard lk(error_mu_);
+        return last_error_;
+    }
 
   private:
     void run();
@@ -73,7 +78,8 @@ class PodResolver {
     bool cgroup_root_checked_ = false;
     bool cgroup_scan_truncated_logged_ = false;
     std::string cgroup_root_; // "" = none: hostNetwork pods' sockets stay unnamed
-    std::string last_error_;
+    mutable std::mutex error_mu_;
+    std::string last_error_; // written by the resolver thread under error_mu_
 
     std::mutex mu_;
     std::condition_variable cv_;

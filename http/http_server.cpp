@@ -115,6 +115,10 @@ Status HttpServer::start() {
     srv_->set_read_timeout(5, 0);
     srv_->set_write_timeout(10, 0);
     srv_->set_keep_alive_max_count(100);
+    // A response goes out as headers then body: with Nagle the body waits for the client's
+    // delayed ACK of the headers, ~40 ms on every scrape over a kept-alive connection (what
+    // Prometheus does; measured 44 ms vs 1-2 ms on a new connection, bench/k8s_churn_bench.sh).
+    srv_->set_tcp_nodelay(true);
     // An empty host means every address: "::" accepts IPv4 too (IPV6_V6ONLY stays off).
     std::string host = opt_.listen.host.empty() ? "::" : opt_.listen.host;
     if (!srv_->bind_to_port(host, opt_.listen.port))

@@ -87,6 +87,23 @@ std::optional<PodCgroup> PodDirectory::by_cgroup_or_wake(uint64_t cgroup_id) con
     return std::nullopt;
 }
 
+void PodDirectory::wake_for_nsid(int32_t nsid, Clock::time_point now) const {
+    if (nsid < 0)
+        return;
+    {
+        std::lock_guard lk(mu_);
+        if (nsid_to_ino_.count(nsid))
+            return; // a pod's already
+        if (woken_for_nsid_.size() >= 4096)
+            woken_for_nsid_.clear();
+        auto [it, fresh] = woken_for_nsid_.try_emplace(nsid, now);
+        if (!fresh && now - it->second < std::chrono::seconds(30))
+            return;
+        it->second = now;
+    }
+    wake();
+}
+
 void PodDirectory::publish_cgroups(const std::vector<PodCgroup>& live, Clock::time_point now) {
     std::lock_guard lk(mu_);
     for (auto& [id, e] : by_cgroup_)

@@ -54,6 +54,10 @@ class PodDirectory {
     // a new container's sockets are then named within about a second, not a relist interval.
     // The node's own cgroups (never a pod's) ask once each; at most 4096 are remembered.
     std::optional<PodCgroup> by_cgroup_or_wake(uint64_t cgroup_id) const;
+    // A link into namespace `nsid` appeared or got its peer's namespace (a CNI plugin's veth
+    // first shows no netnsid; the next message has it): when no pod is known there, a relist
+    // now, at most once per nsid every 30 s (namespaces that are no pod's stay unknown).
+    void wake_for_nsid(int32_t nsid, Clock::time_point now = Clock::now()) const;
     // A host interface (its ifindex here) whose peer is in namespace `nsid`: by_nsid, and
     // remembered per ifindex, so that the veth still names its pod after the pod's namespace
     // went (its last rtnetlink message no longer carries IFLA_LINK_NETNSID) while its series
@@ -114,6 +118,7 @@ class PodDirectory {
     };
     std::map<uint64_t, CgroupEntry> by_cgroup_;
     mutable std::set<uint64_t> unknown_cgroups_;
+    mutable std::map<int32_t, Clock::time_point> woken_for_nsid_;
     bool cgroups_available_ = false;
     std::atomic<bool> active_{false};
     std::vector<std::string> label_keys_, label_names_;

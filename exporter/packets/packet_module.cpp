@@ -93,13 +93,12 @@ Status start_packet_module(DaemonContext& ctx) {
                                                  const IfaceTable& t) {
             m->on_changes(changes, t);
             // A veth into a namespace no pod is known for: the pod is being created, ask the
-            // k8s resolver to list again now (it retries for a few seconds).
+            // k8s resolver to list again now (it retries for a few seconds). A CNI plugin's
+            // veth is announced first without its peer's netnsid and gets it in a change a
+            // few ms later, so changes count too (wake_for_nsid limits the rate).
             for (const auto& c : changes)
-                if (c.what == IfaceChange::What::added && c.now.link_other_netns &&
-                    !pods->by_nsid(c.now.link_netnsid)) {
-                    pods->wake();
-                    break;
-                }
+                if (c.what != IfaceChange::What::removed && c.now.link_other_netns)
+                    pods->wake_for_nsid(c.now.link_netnsid);
         });
     if (!watcher)
         return watcher.error();

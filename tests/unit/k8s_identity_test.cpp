@@ -150,7 +150,7 @@ TEST_CASE("PodDirectory: lookups, retention of a gone pod, nsid reuse") {
     using C = PodDirectory::Clock;
     PodDirectory d(std::chrono::seconds(5));
     const auto t0 = C::time_point{} + std::chrono::hours(1);
-    const PodIdentity web{"shop", "web-7d9f", "u1"}, db{"shop", "db-0", "u2"};
+    const PodIdentity web{"shop", "web-7d9f", "u1", {}}, db{"shop", "db-0", "u2", {}};
     d.publish({{100, 3, web}, {200, 4, db}}, t0);
     CHECK(d.by_netns_ino(100) == web);
     CHECK(d.by_nsid(4) == db);
@@ -164,7 +164,7 @@ TEST_CASE("PodDirectory: lookups, retention of a gone pod, nsid reuse") {
     CHECK(d.live_count() == 1);
     CHECK(d.size() == 2);
     // The kernel hands nsid 3 to a new pod's namespace: the live one wins.
-    const PodIdentity api{"shop", "api-1", "u3"};
+    const PodIdentity api{"shop", "api-1", "u3", {}};
     d.publish({{200, 4, db}, {300, 3, api}}, t0 + std::chrono::seconds(2));
     CHECK(d.by_nsid(3) == api);
     CHECK(d.by_netns_ino(100) == web);
@@ -221,7 +221,7 @@ TEST_CASE("pod cgroups: the kubepods directories of a hierarchy, by inode; reten
     using C = PodDirectory::Clock;
     PodDirectory d(std::chrono::seconds(5));
     const auto t0 = C::time_point{} + std::chrono::hours(1);
-    const PodIdentity agent{"infra", "agent-0", UID};
+    const PodIdentity agent{"infra", "agent-0", UID, {}};
     d.publish_cgroups({{11, agent, ""}, {12, agent, ID}}, t0);
     CHECK(d.by_cgroup(12)->container_id == ID);
     CHECK(d.by_cgroup(12)->id == agent);
@@ -232,4 +232,23 @@ TEST_CASE("pod cgroups: the kubepods directories of a hierarchy, by inode; reten
     CHECK(d.cgroup_count() == 2);
     d.publish_cgroups({{11, agent, ""}}, t0 + std::chrono::seconds(7));
     CHECK(!d.by_cgroup(12));
+}
+
+TEST_CASE("PodDirectory: a veth into an unknown namespace wakes the resolver, once per 30 s") {
+    using C = PodDirectory::Clock;
+    PodDirectory d(std::chrono::seconds(5));
+    const auto t0 = C::time_point{} + std::chrono::hours(1);
+    int woken = 0;
+    d.set_wake([&] { ++woken; });
+    d.publish({{100, 3, {"shop", "web-7d9f", "u1", {}}}}, t0);
+    d.wake_for_nsid(3, t0);  // a pod's: nothing to ask
+    d.wake_for_nsid(-1, t0); // no peer namespace id
+    CHECK(woken == 0);
+    d.wake_for_nsid(7, t0);                           // the CNI plugin's new veth
+    d.wake_for_nsid(7, t0 + std::chrono::seconds(1)); // its next change: asked already
+    CHECK(woken == 1);
+    d.wake_for_nsid(8, t0 + std::chrono::seconds(1));
+    CHECK(woken == 2);
+    d.wake_for_nsid(7, t0 + std::chrono::seconds(31)); // still no pod's: asks again
+    CHECK(woken == 3);
 }

@@ -142,8 +142,8 @@ stray=$(rtx_lines | jq -c --argjson a "${POD_NS[web-7d9f]}" --argjson b "${POD_N
 
 # --- a pod created while the exporter runs: netlink wakes the resolver -------------------------
 add_pod cache-0
-ms=$(wait_for 9 named "${POD_VETH[cache-0]}" shop/cache-0) ||
-    tif_fail "new pod cache-0 not named within 9 s: '$(info_of "${POD_VETH[cache-0]}")'"
+ms=$(wait_for 5 named "${POD_VETH[cache-0]}" shop/cache-0) ||
+    tif_fail "new pod cache-0 not named within 5 s (the netlink wake, not the 10 s relist): '$(info_of "${POD_VETH[cache-0]}")'"
 echo "new pod shop/cache-0 named after ${ms} ms (the relist interval is 10 s)"
 
 # --- a removed pod: its series goes after --iface.stale-grace (5s) -------------------------------

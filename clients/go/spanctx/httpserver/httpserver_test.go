@@ -116,7 +116,11 @@ type result struct {
 // get requests url with the traceparent values given.
 func get(client *http.Client, url string, traceparents ...string) result {
 	var res result
-	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+	// Bounded: a request that never gets its answer fails its test, naming it, instead of
+	// stalling the package until go test's (or ctest's) timeout.
+	base, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ctx := httptrace.WithClientTrace(base, &httptrace.ClientTrace{
 		GotConn: func(i httptrace.GotConnInfo) {
 			res.local, res.reused = i.Conn.LocalAddr().String(), i.Reused
 		},

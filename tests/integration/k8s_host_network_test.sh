@@ -79,7 +79,10 @@ grep -q '"msg":"hostNetwork pods'"'"' sockets named by their cgroup v2"' "$TIF_T
 # --- the sink in the workload pod, loss on the way to it ------------------------------------------
 rt tc qdisc add dev "$web_veth" root tbf rate 4mbit burst 8kb latency 5ms
 sinkport=$(tif_free_port)
-cri_pod_exec "$web_id" "$TIF_TMP/client-root/span_client_tool" sink "$sinkport" >"$TIF_TMP/sink.log" 2>&1 &
+# nsenter itself in the background, not a function (cri_pod_exec, rt): $! must be the sink
+# (nsenter execs it), or the cleanup kills a subshell and leaves the sink running.
+nsenter --net="$(cri_pod_netns "$web_id")" "$TIF_TMP/client-root/span_client_tool" sink "$sinkport" \
+    >"$TIF_TMP/sink.log" 2>&1 &
 sink=$!
 tif_cleanup_push "tif_kill_wait $sink 2"
 for _ in $(seq 50); do grep -q listening "$TIF_TMP/sink.log" && break; sleep 0.1; done
@@ -111,7 +114,8 @@ node_cookie=$(awk '/^cookie/ { print $2 }' "$TIF_TMP/node-upload.log")
 # by its socket's cgroup ---
 cri_pod_exec "$web_id" tc qdisc add dev eth0 root tbf rate 4mbit burst 8kb latency 5ms
 nodeport=$(tif_free_port)
-rt "$TIF_TMP/client-root/span_client_tool" sink "$nodeport" >"$TIF_TMP/node-sink.log" 2>&1 &
+nsenter --net="/run/netns/$CRI_NETNS" "$TIF_TMP/client-root/span_client_tool" sink "$nodeport" \
+    >"$TIF_TMP/node-sink.log" 2>&1 &
 node_sink=$!
 tif_cleanup_push "tif_kill_wait $node_sink 2"
 for _ in $(seq 50); do grep -q listening "$TIF_TMP/node-sink.log" && break; sleep 0.1; done

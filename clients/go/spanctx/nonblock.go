@@ -1,9 +1,7 @@
 package spanctx
 
 import (
-	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"syscall"
 )
@@ -30,14 +28,7 @@ func (c *Client) TryBind(conn net.Conn, t TraceID, s SpanID, flags byte, name st
 func (c *Client) TryUnbind(conn net.Conn) error { return c.trySend(conn, EncodeUnbind()) }
 
 func (c *Client) trySend(conn net.Conn, frame []byte) error {
-	if tc, ok := conn.(*tls.Conn); ok {
-		conn = tc.NetConn()
-	}
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return fmt.Errorf("spanctx: %T has no file descriptor to pass", conn)
-	}
-	raw, err := sc.SyscallConn()
+	raw, err := rawConnOf(conn)
 	if err != nil {
 		return err
 	}

@@ -133,15 +133,21 @@ func (c *Client) Bind(conn net.Conn, t TraceID, s SpanID, flags byte, name strin
 // Unbind forgets the binding of conn.
 func (c *Client) Unbind(conn net.Conn) error { return c.send(conn, EncodeUnbind()) }
 
-func (c *Client) send(conn net.Conn, frame []byte) error {
+// rawConnOf is the TCP socket under conn (a *net.TCPConn, or a *tls.Conn over one), whose
+// descriptor Bind, Unbind and their Try forms pass.
+func rawConnOf(conn net.Conn) (syscall.RawConn, error) {
 	if tc, ok := conn.(*tls.Conn); ok {
 		conn = tc.NetConn()
 	}
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
-		return fmt.Errorf("spanctx: %T has no file descriptor to pass", conn)
+		return nil, fmt.Errorf("spanctx: %T has no file descriptor to pass", conn)
 	}
-	raw, err := sc.SyscallConn()
+	return sc.SyscallConn()
+}
+
+func (c *Client) send(conn net.Conn, frame []byte) error {
+	raw, err := rawConnOf(conn)
 	if err != nil {
 		return err
 	}

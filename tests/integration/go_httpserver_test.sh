@@ -50,20 +50,9 @@ tif_assert_cmp "$(stats Bound)" "==" 0 "binds without traceiface"
 
 tif_start_exporter "$(tif_free_port)" --span.socket="$sock" --iface.include="$TIF_HOST_IF"
 metrics=$TIF_EXPORTER_URL/metrics
-# wait_metric CMD OP VALUE SECS: poll until "$(CMD) OP VALUE".
-wait_metric() {
-    local i v
-    for ((i = 0; i < $4 * 10; i++)); do
-        v=$($1)
-        awk -v a="$v" -v b="$3" -v op="$2" 'BEGIN { exit !(op == ">=" ? a >= b : a == b) }' &&
-            return 0
-        sleep 0.1
-    done
-    tif_fail "$1: $v, want $2 $3 within $4 s"
-}
 clients() { tif_metric_sum "$metrics" "^traceiface_span_clients "; }
 bindings() { tif_metric_sum "$metrics" "^traceiface_span_bindings "; }
-wait_metric clients == 1 5 # the Go server redialed the span socket
+tif_wait_metric clients == 1 5 # the Go server redialed the span socket
 echo "the Go server reached the span socket once traceiface was up"
 
 # lines CLIENT_PORT: the server socket's retransmit lines on the connection from CLIENT_PORT
@@ -104,11 +93,11 @@ ta=$(rand_hex 16) sa=$(rand_hex 8)
 get "00-$ta-$sa-01" >"$TIF_TMP/get-a.txt" &
 getpid=$!
 tif_cleanup_push "tif_kill_wait $getpid 2"
-wait_metric bindings == 1 10 # bound while the response is being served
+tif_wait_metric bindings == 1 10 # bound while the response is being served
 wait "$getpid" || tif_fail "request A failed"
 read -r pa _ bytes <"$TIF_TMP/get-a.txt"
 [[ $bytes == "$size" ]] || tif_fail "request A got $bytes bytes, want $size"
-wait_metric bindings == 0 10 # unbound, or closed with the connection
+tif_wait_metric bindings == 0 10 # unbound, or closed with the connection
 settle "$pa"
 n_a=$(lines "$pa" | count "true")
 bound_a=$(lines "$pa" | count ".trace_id == \"$ta\" and .span_id == \"$sa\" and .name == \"HTTP GET /blob\"")
@@ -173,7 +162,7 @@ for r in malformed oversize unauthorized spoofed rate_limited; do
     tif_assert_cmp "$(tif_metric_sum "$metrics" "traceiface_span_frames_total\\{result=\"$r\"\\}")" \
         "==" 0 "span frames refused as $r"
 done
-wait_metric bindings == 0 10
+tif_wait_metric bindings == 0 10
 curl -sf "$url/stats" | jq -c .
 tif_alive "$TIF_EXPORTER_PID" || tif_fail "exporter died"
 echo "PASS: a Go HTTP server's connections carry the trace of the request they serve"

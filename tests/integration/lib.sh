@@ -262,6 +262,18 @@ tif_start_exporter() {
     fi
 }
 
+# tif_wait_metric CMD OP VALUE SECS: poll until "$(CMD) OP VALUE".
+tif_wait_metric() {
+    local i v
+    for ((i = 0; i < $4 * 10; i++)); do
+        v=$($1)
+        awk -v a="$v" -v b="$3" -v op="$2" 'BEGIN { exit !(op == ">=" ? a >= b : a == b) }' &&
+            return 0
+        sleep 0.1
+    done
+    tif_fail "$1: $v, want $2 $3 within $4 s"
+}
+
 # Sum the values of samples whose "name{labels}" matches the grep -E pattern $2.
 tif_metric_sum() {
     local url=${1:?usage: tif_metric_sum URL PATTERN} pat=${2:?pattern} body

@@ -47,17 +47,6 @@ gate() {
 }
 frames() { tif_metric_sum "$metrics" "traceiface_span_frames_total\\{result=\"$1\"\\}"; }
 gauge() { tif_metric_sum "$metrics" "^traceiface_span_bindings "; }
-# wait_metric CMD OP VALUE SECS: poll until "$(CMD) OP VALUE".
-wait_metric() {
-    local i v
-    for ((i = 0; i < $4 * 10; i++)); do
-        v=$($1)
-        awk -v a="$v" -v b="$3" -v op="$2" 'BEGIN { exit !(op == ">=" ? a >= b : a == b) }' &&
-            return 0
-        sleep 0.1
-    done
-    tif_fail "$1: $v, want $2 $3 within $4 s"
-}
 
 # ---- 1. a bound connection suffers loss --------------------------------------------------
 trace=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
@@ -71,11 +60,11 @@ for _ in $(seq 50); do grep -q listening "$TIF_TMP/sink.log" && break; sleep 0.1
     >"$TIF_TMP/upload.log" 2>&1 &
 upload=$!
 tif_cleanup_push "tif_kill_wait $upload 2"
-wait_metric gauge == 1 5
-wait_metric gate == 1 1 # the probes look bindings up only while the table holds one
+tif_wait_metric gauge == 1 5
+tif_wait_metric gate == 1 1 # the probes look bindings up only while the table holds one
 wait "$upload" || tif_fail "upload failed: $(cat "$TIF_TMP/upload.log")"
 cookie=$(awk '/^cookie/ { print $2 }' "$TIF_TMP/upload.log")
-wait_metric gauge == 0 5 # closed: the kernel deleted the binding
+tif_wait_metric gauge == 0 5 # closed: the kernel deleted the binding
 echo "bound connection (cookie $cookie) closed; binding gone"
 
 lines=$(jq -R -s --arg t "$trace" '[split("\n")[] | select(length > 0) | fromjson
@@ -119,7 +108,7 @@ echo "Prometheus returns trace_id $trace from /api/v1/query_exemplars (retransmi
 # ---- 1b. the gate closes with the last binding and opens again for the next -------------
 # The sweep (a quarter of --span.ttl) finds the table empty and closes the gate; from then
 # on the probes skip the lookup. A new binding must open it before the kernel needs it.
-wait_metric gate == 0 15
+tif_wait_metric gate == 0 15
 trace2=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 "$tool" upload "$sock" "$TIF_NS_IP" "$sinkport" 3 "$trace2" "$span" user.GetProfile \
     >"$TIF_TMP/upload2.log" 2>&1 || tif_fail "second upload failed: $(cat "$TIF_TMP/upload2.log")"
@@ -128,7 +117,7 @@ lines2() {
           | select(.event == "tcp_retransmit" and .trace_id == $t)] | length' \
         "$TIF_TMP/exporter.out"
 }
-wait_metric lines2 ">=" 1 5 # retransmit lines for the new trace id: the gate reopened in time
+tif_wait_metric lines2 ">=" 1 5 # retransmit lines for the new trace id: the gate reopened in time
 lines2=$(lines2)
 echo "gate closed with the table empty; reopened: $lines2 lines carry trace_id $trace2"
 
@@ -162,12 +151,12 @@ wait "$good" || tif_fail "good client failed: $(cat "$TIF_TMP/good.log")"
 cat "$TIF_TMP/flood.log"
 
 delta() { echo $(($(frames "$1") - ${before[$1]})); }
-wait_metric "delta malformed" == 4 5
-wait_metric "delta oversize" == 1 5
-wait_metric "delta spoofed" == 3 5
-wait_metric "delta unauthorized" == 1 5
-wait_metric "delta rate_limited" ">=" 24 5 # 25 connections over --span.max-clients, and frames
-wait_metric "delta ok" ">=" 1 5            # the good client (flood frames within the rate, too)
+tif_wait_metric "delta malformed" == 4 5
+tif_wait_metric "delta oversize" == 1 5
+tif_wait_metric "delta spoofed" == 3 5
+tif_wait_metric "delta unauthorized" == 1 5
+tif_wait_metric "delta rate_limited" ">=" 24 5 # 25 connections over --span.max-clients, and frames
+tif_wait_metric "delta ok" ">=" 1 5            # the good client (flood frames within the rate, too)
 for r in ok malformed oversize unauthorized spoofed rate_limited; do
     printf '%s +%s  ' "$r" "$(delta $r)"
 done
@@ -177,7 +166,7 @@ curl -sf --max-time 2 -o /dev/null "$metrics" || tif_fail "/metrics not served a
 # Flood clients vanish with frames still queued, refused ones are cut off: each leaves nothing
 # behind, no client slot, no fd (a scrape's own socket may come and go).
 clients() { tif_metric_sum "$metrics" "^traceiface_span_clients "; }
-wait_metric clients == 0 5
+tif_wait_metric clients == 0 5
 fds_after=$(find "/proc/$TIF_EXPORTER_PID/fd" -mindepth 1 | wc -l)
 tif_assert_cmp "$fds_after" "<=" "$((fds_before + 2))" "exporter fds after the flood (before: $fds_before)"
 echo "after the flood: 0 span clients, $fds_after fds (before: $fds_before)"

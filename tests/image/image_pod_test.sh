@@ -159,11 +159,7 @@ run_chart_pod() {
     while IFS= read -r c; do
         cid=$(create_container "$TPOD_ID" "$c") || tif_fail "CreateContainer $(jq -r .name <<<"$c")"
         cri_tool start-container "$cid" || tif_fail "StartContainer $(jq -r .name <<<"$c")"
-        for ((i = 0; i < 100; i++)); do
-            st=$(cri_tool container-status "$cid")
-            [[ $(jq -r .state <<<"$st") == exited ]] && break
-            sleep 0.1
-        done
+        st=$(cri_wait_exited "$cid" 10)
         [[ $(jq -r .state <<<"$st") == exited && $(jq -r .exit_code <<<"$st") == 0 ]] ||
             tif_fail "init container $(jq -r .name <<<"$c"): $(jq -c '{state, exit_code, reason, message}' <<<"$st"): $(cat "$logs/$(jq -r .name <<<"$c").log" 2>/dev/null)"
         echo "  init $(jq -r .name <<<"$c"): exit 0: $(sed 's/^[^ ]* [^ ]* [^ ]* //' "$logs/$(jq -r .name <<<"$c").log" 2>/dev/null | jq -r .msg 2>/dev/null | paste -sd';')"
@@ -331,11 +327,7 @@ cid=$(cri_tool create-container "$app_id" --name checkout --image localhost/trac
     --arg 4 --arg "$trace" --arg "$span" --arg checkout.Pay) ||
     tif_fail "CreateContainer checkout"
 cri_tool start-container "$cid" || tif_fail "StartContainer checkout"
-for ((i = 0; i < 200; i++)); do
-    st=$(cri_tool container-status "$cid")
-    [[ $(jq -r .state <<<"$st") == exited ]] && break
-    sleep 0.1
-done
+st=$(cri_wait_exited "$cid" 20)
 client_log=$(sed 's/^[^ ]* [^ ]* [^ ]* //' "$app_logs/checkout.log" 2>/dev/null || true)
 [[ $(jq -r .state <<<"$st") == exited && $(jq -r .exit_code <<<"$st") == 0 ]] ||
     tif_fail "the span client: $(jq -c '{state, exit_code, reason}' <<<"$st"): $client_log"

@@ -108,6 +108,18 @@ cri_pack_image() {
     rm -rf "$d"
 }
 
+# cri_wait_exited ID SECS: polls container ID every 0.1 s until it has exited, SECS at most;
+# prints its last status (container-status JSON) either way.
+cri_wait_exited() {
+    local id=${1:?usage: cri_wait_exited ID SECS} n=$((${2:?} * 10)) st i
+    for ((i = 0; i < n; i++)); do
+        st=$(cri_tool container-status "$id")
+        [[ $(jq -r .state <<<"$st") == exited ]] && break
+        sleep 0.1
+    done
+    printf '%s\n' "$st"
+}
+
 # cri_import_image ARCHIVE: import an OCI (or docker-save) image archive into the runtime's
 # k8s.io namespace, where CRI sees it; unpacked for the CRI snapshotter. The archive's index
 # must name the image (annotation io.containerd.image.name).

@@ -95,11 +95,7 @@ cid=$(cri_tool create-container "$agent_id" --name agent --image localhost/trace
     --arg upload --arg /run/traceiface/span.sock --arg "$web_ip" --arg "$sinkport" \
     --arg 5 --arg "$trace" --arg "$span" --arg agent.Report) || tif_fail "CreateContainer agent"
 cri_tool start-container "$cid" || tif_fail "StartContainer agent"
-for ((i = 0; i < 250; i++)); do
-    st=$(cri_tool container-status "$cid")
-    [[ $(jq -r .state <<<"$st") == exited ]] && break
-    sleep 0.1
-done
+st=$(cri_wait_exited "$cid" 25)
 client_log=$(sed 's/^[^ ]* [^ ]* [^ ]* //' "$TIF_TMP/logs/agent.log" 2>/dev/null || true)
 [[ $(jq -r .state <<<"$st") == exited && $(jq -r .exit_code <<<"$st") == 0 ]] ||
     tif_fail "the agent container: $(jq -c '{state, exit_code, reason}' <<<"$st"): $client_log"
@@ -124,11 +120,7 @@ web_cid=$(cri_tool create-container "$web_id" --name web --image localhost/trace
     --arg upload --arg /run/traceiface/span.sock --arg "$CRI_GATEWAY" --arg "$nodeport" \
     --arg 5 --arg "$trace" --arg "$span" --arg web.Push) || tif_fail "CreateContainer web"
 cri_tool start-container "$web_cid" || tif_fail "StartContainer web"
-for ((i = 0; i < 250; i++)); do
-    st=$(cri_tool container-status "$web_cid")
-    [[ $(jq -r .state <<<"$st") == exited ]] && break
-    sleep 0.1
-done
+st=$(cri_wait_exited "$web_cid" 25)
 web_log=$(sed 's/^[^ ]* [^ ]* [^ ]* //' "$TIF_TMP/logs/web.log" 2>/dev/null || true)
 [[ $(jq -r .state <<<"$st") == exited && $(jq -r .exit_code <<<"$st") == 0 ]] ||
     tif_fail "the web container: $(jq -c '{state, exit_code, reason}' <<<"$st"): $web_log"

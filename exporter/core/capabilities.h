@@ -59,7 +59,8 @@ Result<CapState> drop_caps_except(uint64_t keep);
 void drop_thread_caps();
 
 // For threads that need a few (the k8s resolver: CAP_SYS_PTRACE for other processes'
-// /proc/<pid>/ns/net, CAP_DAC_OVERRIDE to connect to a root-owned runtime socket): keeps `keep` where held in this thread's sets, drops the rest.
+// /proc/<pid>/ns/net, CAP_DAC_OVERRIDE to connect to a root-owned runtime socket): keeps `keep`
+// where held in this thread's sets, drops the rest.
 Status keep_thread_caps(uint64_t keep);
 
 // traceiface_capabilities{set="effective"|"permitted",capability="CAP_..."} 1, read from the

@@ -29,29 +29,18 @@ package httpserver
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 
 	"traceiface.local/spanctx"
+	"traceiface.local/spanctx/connbind"
 )
 
 // RedialInterval is how often a Middleware made by NewSocket tries to reach the span socket
 // again while it is unavailable.
-const RedialInterval = time.Second
-
-// How long a connection idle after its response may keep its binding while the kernel still
-// holds unacknowledged bytes of that response: checked from drainFirst on, interval doubling
-// up to drainMaxInterval; after drainGiveUp it is unbound anyway.
-const (
-	drainFirst       = 10 * time.Millisecond
-	drainMaxInterval = time.Second
-	drainGiveUp      = time.Minute
-)
+const RedialInterval = connbind.RedialInterval
 
 // Stats are the middleware's counters since it was made.
 type Stats struct {
@@ -73,67 +62,37 @@ type Middleware struct {
 	// serving.
 	Name func(r *http.Request) string
 
-	socket  string // NewSocket: dialed, redialed, closed by the middleware
-	client  atomic.Pointer[spanctx.Client]
-	dialing atomic.Bool
-	done    chan struct{}
-	once    sync.Once
-	conns   sync.Map // net.Conn → *connState: the connections Install's hooks follow
+	sender *connbind.Sender
+	conns  sync.Map // net.Conn → *connbind.Conn: the connections Install's hooks follow
 
-	requests, bound, unbound, noTraceparent, malformed, noConn, dropped, errs atomic.Uint64
+	requests, noTraceparent, malformed, noConn atomic.Uint64
 }
 
 // New makes a Middleware sending over c, which the caller owns. c may be nil: nothing is
 // bound, every bind counts as an error.
-func New(c *spanctx.Client) *Middleware {
-	m := &Middleware{done: make(chan struct{})}
-	if c != nil {
-		m.client.Store(c)
-	}
-	return m
-}
+func New(c *spanctx.Client) *Middleware { return &Middleware{sender: connbind.New(c)} }
 
 // NewSocket makes a Middleware with its own connection to the span socket at path
 // (spanctx.DefaultSocket when empty), dialed now and, while unavailable (traceiface not yet
 // started, restarted), again every RedialInterval in the background. Close ends it.
-func NewSocket(path string) *Middleware {
-	if path == "" {
-		path = spanctx.DefaultSocket
-	}
-	m := New(nil)
-	m.socket = path
-	if c, err := spanctx.Dial(path); err == nil {
-		m.client.Store(c)
-	} else {
-		m.redial(nil)
-	}
-	return m
-}
+func NewSocket(path string) *Middleware { return &Middleware{sender: connbind.NewSocket(path)} }
 
 // Close stops redialing and closes the span-socket connection NewSocket made (a client passed
 // to New stays open). Bindings stay until their connections close or traceiface's TTL.
-func (m *Middleware) Close() error {
-	m.once.Do(func() { close(m.done) })
-	if m.socket == "" {
-		return nil
-	}
-	if c := m.client.Swap(nil); c != nil {
-		return c.Close()
-	}
-	return nil
-}
+func (m *Middleware) Close() error { return m.sender.Close() }
 
 // Stats returns the counters.
 func (m *Middleware) Stats() Stats {
+	f := m.sender.Stats()
 	return Stats{
 		Requests:      m.requests.Load(),
-		Bound:         m.bound.Load(),
-		Unbound:       m.unbound.Load(),
+		Bound:         f.Bound,
+		Unbound:       f.Unbound,
 		NoTraceparent: m.noTraceparent.Load(),
 		Malformed:     m.malformed.Load(),
 		NoConn:        m.noConn.Load(),
-		Dropped:       m.dropped.Load(),
-		Errors:        m.errs.Load(),
+		Dropped:       f.Dropped,
+		Errors:        f.Errors,
 	}
 }
 
@@ -169,7 +128,7 @@ func (m *Middleware) Install(srv *http.Server) {
 		if prevCtx != nil {
 			ctx = prevCtx(ctx, c)
 		}
-		cs := &connState{conn: c, watched: true}
+		cs := m.sender.IdleConn(c)
 		m.conns.Store(c, cs)
 		return context.WithValue(ctx, connKey{}, cs)
 	}
@@ -186,179 +145,76 @@ type connKey struct{}
 // ConnContext puts c into the context of the requests served on it, for Handler: use it as
 // http.Server.ConnContext when not using Install (to chain your own, call it from yours).
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connState{conn: c})
+	return context.WithValue(ctx, connKey{}, &plainConn{conn: c})
+}
+
+// plainConn is a connection ConnContext put into the context; its binding is made by the
+// first request's middleware.
+type plainConn struct {
+	conn net.Conn
+	once sync.Once
+	b    *connbind.Conn
 }
 
 type spanKey struct{}
-
-type serverSpan struct {
-	t     spanctx.TraceID
-	s     spanctx.SpanID
-	flags byte
-}
 
 // ContextWithSpan returns ctx carrying the server's own span of the request: a tracing
 // middleware outside this one passes it with r.WithContext, and the connection is bound to it
 // instead of to the traceparent's parent span (also when the request had no traceparent and
 // the server started the trace). Zero ids are ignored.
 func ContextWithSpan(ctx context.Context, t spanctx.TraceID, s spanctx.SpanID, flags byte) context.Context {
-	return context.WithValue(ctx, spanKey{}, serverSpan{t, s, flags})
-}
-
-// connState is one connection's binding, guarded by mu: frames for a connection are sent under
-// it, so a bind and an unbind never overtake each other.
-type connState struct {
-	conn    net.Conn
-	watched bool // Install's ConnState hook follows it: unbind once idle
-	mu      sync.Mutex
-	active  int  // requests being served on it (HTTP/2: several)
-	bound   bool // a bind was sent since the last unbind
-	idle    bool // ConnState said idle (and not active since)
-	closed  bool
-	gen     uint64 // bumped by each request and at close: pending unbinds of older ones give up
+	return context.WithValue(ctx, spanKey{}, connbind.Span{Trace: t, Span: s, Flags: flags})
 }
 
 func (m *Middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	m.requests.Add(1)
-	cs, _ := r.Context().Value(connKey{}).(*connState)
-	if cs == nil {
+	var cs *connbind.Conn
+	switch v := r.Context().Value(connKey{}).(type) {
+	case *connbind.Conn: // Install
+		cs = v
+	case *plainConn: // ConnContext: no idle hook, the end of the handler unbinds
+		v.once.Do(func() { v.b = m.sender.Conn(v.conn) })
+		cs = v.b
+	default:
 		m.noConn.Add(1)
 		next.ServeHTTP(w, r)
 		return
 	}
-	span, ok := m.traceOf(r)
-	cs.mu.Lock()
-	cs.active++
-	cs.gen++
-	if ok {
-		if m.send(cs, func(c *spanctx.Client) error {
-			return c.TryBind(cs.conn, span.t, span.s, span.flags, m.name(r))
-		}, &m.bound) {
-			cs.bound = true
-		}
-	} else if cs.bound && cs.active == 1 {
-		// A keep-alive connection still bound to the previous request's trace.
-		m.unbindLocked(cs)
+	if span, ok := m.traceOf(r); ok {
+		cs.Begin(span, m.name(r))
+	} else {
+		cs.BeginUntraced()
 	}
-	cs.mu.Unlock()
-	defer func() {
-		cs.mu.Lock()
-		cs.active--
-		if cs.active == 0 && cs.bound && (!cs.watched || cs.idle) {
-			m.unbindWhenDrained(cs)
-		}
-		cs.mu.Unlock()
-	}()
+	defer cs.End()
 	next.ServeHTTP(w, r)
 }
 
-func (m *Middleware) traceOf(r *http.Request) (serverSpan, bool) {
-	if s, ok := r.Context().Value(spanKey{}).(serverSpan); ok &&
-		s.t != (spanctx.TraceID{}) && s.s != (spanctx.SpanID{}) {
+func (m *Middleware) traceOf(r *http.Request) (connbind.Span, bool) {
+	if s, ok := r.Context().Value(spanKey{}).(connbind.Span); ok && s.Valid() {
 		return s, true
 	}
 	vals := r.Header.Values("Traceparent")
 	if len(vals) == 0 {
 		m.noTraceparent.Add(1)
-		return serverSpan{}, false
+		return connbind.Span{}, false
 	}
 	if len(vals) > 1 {
 		m.malformed.Add(1)
-		return serverSpan{}, false
+		return connbind.Span{}, false
 	}
 	t, p, flags, err := spanctx.ParseTraceparent(vals[0])
 	if err != nil {
 		m.malformed.Add(1)
-		return serverSpan{}, false
+		return connbind.Span{}, false
 	}
-	return serverSpan{t, p, flags}, true
+	return connbind.Span{Trace: t, Span: p, Flags: flags}, true
 }
 
 func (m *Middleware) name(r *http.Request) string {
-	var n string
 	if m.Name != nil {
-		n = m.Name(r)
-	} else {
-		n = "HTTP " + r.Method + " " + r.URL.Path
+		return m.Name(r)
 	}
-	if len(n) > spanctx.MaxNameLen {
-		n = n[:spanctx.MaxNameLen]
-	}
-	for i := 0; i < len(n); i++ {
-		if n[i] < 0x20 || n[i] > 0x7e {
-			b := []byte(n)
-			for j := i; j < len(b); j++ {
-				if b[j] < 0x20 || b[j] > 0x7e {
-					b[j] = '?'
-				}
-			}
-			return string(b)
-		}
-	}
-	return n
-}
-
-// send sends one frame, counting it in ok when sent; true when sent.
-func (m *Middleware) send(cs *connState, frame func(*spanctx.Client) error,
-	ok *atomic.Uint64) bool {
-	c := m.client.Load()
-	if c == nil {
-		m.errs.Add(1)
-		return false
-	}
-	err := frame(c)
-	switch {
-	case err == nil:
-		ok.Add(1)
-		return true
-	case errors.Is(err, spanctx.ErrConnClosed):
-	case errors.Is(err, spanctx.ErrWouldBlock):
-		m.dropped.Add(1)
-	default:
-		m.errs.Add(1)
-		if errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) ||
-			errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ENOTCONN) ||
-			errors.Is(err, syscall.ECONNREFUSED) {
-			m.redial(c)
-		}
-	}
-	return false
-}
-
-// unbindLocked unbinds cs now (cs.mu held). A frame that could not be sent is not retried:
-// the binding then ends with the connection or by traceiface's TTL.
-func (m *Middleware) unbindLocked(cs *connState) {
-	m.send(cs, func(c *spanctx.Client) error { return c.TryUnbind(cs.conn) }, &m.unbound)
-	cs.bound = false
-}
-
-// unbindWhenDrained unbinds cs (cs.mu held) once its send queue is empty, unless a request
-// starts on it or it closes first.
-func (m *Middleware) unbindWhenDrained(cs *connState) {
-	gen, start := cs.gen, time.Now()
-	var check func(d time.Duration)
-	check = func(d time.Duration) {
-		cs.mu.Lock()
-		defer cs.mu.Unlock()
-		if cs.gen != gen || cs.closed || !cs.bound || cs.active > 0 {
-			return
-		}
-		n, err := outq(cs.conn)
-		if errors.Is(err, net.ErrClosed) {
-			cs.bound = false
-			return
-		}
-		if err == nil && n > 0 && time.Since(start) < drainGiveUp {
-			next := 2 * d
-			if next > drainMaxInterval {
-				next = drainMaxInterval
-			}
-			time.AfterFunc(d, func() { check(next) })
-			return
-		}
-		m.unbindLocked(cs)
-	}
-	time.AfterFunc(drainFirst, func() { check(2 * drainFirst) })
+	return "HTTP " + r.Method + " " + r.URL.Path
 }
 
 func (m *Middleware) connStateHook(c net.Conn, st http.ConnState) {
@@ -366,69 +222,18 @@ func (m *Middleware) connStateHook(c net.Conn, st http.ConnState) {
 	if !ok {
 		return
 	}
-	cs := v.(*connState)
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
+	cs := v.(*connbind.Conn)
 	switch st {
 	case http.StateActive:
-		cs.idle = false
+		cs.Active()
 	case http.StateIdle:
-		cs.idle = true
-		if cs.active == 0 && cs.bound {
-			m.unbindWhenDrained(cs)
-		}
+		cs.Idle()
 	case http.StateHijacked:
 		// The handler owns the connection now: the end of the request unbinds it.
-		cs.watched, cs.idle = false, false
+		cs.Detach()
 		m.conns.Delete(c)
 	case http.StateClosed:
-		// The kernel deletes the binding with the socket.
-		cs.closed, cs.bound = true, false
-		cs.gen++
+		cs.Closed()
 		m.conns.Delete(c)
-	}
-}
-
-// redial dials the span socket again in the background, every RedialInterval until it
-// succeeds, when the middleware owns its client and failed is still the current one.
-func (m *Middleware) redial(failed *spanctx.Client) {
-	if m.socket == "" || m.client.Load() != failed || !m.dialing.CompareAndSwap(false, true) {
-		return
-	}
-	go func() {
-		defer m.dialing.Store(false)
-		t := time.NewTicker(RedialInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-m.done:
-				return
-			case <-t.C:
-			}
-			c, err := spanctx.Dial(m.socket)
-			if err != nil {
-				continue
-			}
-			if m.isClosed() || !m.client.CompareAndSwap(failed, c) {
-				c.Close()
-				return
-			}
-			if failed != nil {
-				failed.Close()
-			}
-			if m.isClosed() && m.client.CompareAndSwap(c, nil) { // Close ran meanwhile
-				c.Close()
-			}
-			return
-		}
-	}()
-}
-
-func (m *Middleware) isClosed() bool {
-	select {
-	case <-m.done:
-		return true
-	default:
-		return false
 	}
 }

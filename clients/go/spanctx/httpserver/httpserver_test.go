@@ -20,6 +20,7 @@ import (
 
 	"traceiface.local/spanctx"
 	"traceiface.local/spanctx/httpserver"
+	"traceiface.local/spanctx/internal/spantest"
 )
 
 func ids(tp string) (spanctx.TraceID, spanctx.SpanID) {
@@ -80,7 +81,7 @@ func (s *serverConns) cookie(remote string) uint64 {
 type env struct {
 	t     *testing.T
 	sock  string
-	span  *fakeSpan
+	span  *spantest.Server
 	c     *spanctx.Client
 	ts    *httptest.Server
 	m     *httpserver.Middleware
@@ -91,7 +92,7 @@ type env struct {
 // installed (not started).
 func newEnv(t *testing.T, h http.Handler) *env {
 	e := &env{t: t, sock: filepath.Join(t.TempDir(), "span.sock")}
-	e.span = startFakeSpan(t, e.sock)
+	e.span = spantest.Start(t, e.sock)
 	c, err := spanctx.Dial(e.sock)
 	if err != nil {
 		t.Fatal(err)
@@ -140,18 +141,18 @@ func get(client *http.Client, url string, traceparents ...string) result {
 	return res
 }
 
-func (e *env) checkBind(fr frame, tp string, name string, client result) {
+func (e *env) checkBind(fr spantest.Frame, tp string, name string, client result) {
 	e.t.Helper()
 	t, s := ids(tp)
-	if fr.op != 1 || fr.trace != t || fr.span != s || fr.flags != 1 || fr.name != name {
+	if fr.Op != 1 || fr.Trace != t || fr.Span != s || fr.Flags != 1 || fr.Name != name {
 		e.t.Fatalf("got %v, want bind of %s named %q", fr, tp, name)
 	}
-	if fr.local != e.ts.Listener.Addr().String() || fr.remote != client.local {
-		e.t.Fatalf("passed socket %s<-%s, want the server's connection %s<-%s", fr.local,
-			fr.remote, e.ts.Listener.Addr(), client.local)
+	if fr.Local != e.ts.Listener.Addr().String() || fr.Remote != client.local {
+		e.t.Fatalf("passed socket %s<-%s, want the server's connection %s<-%s", fr.Local,
+			fr.Remote, e.ts.Listener.Addr(), client.local)
 	}
-	if want := e.conns.cookie(fr.remote); fr.cookie == 0 || fr.cookie != want {
-		e.t.Fatalf("passed socket's cookie %d, the server's connection's %d", fr.cookie, want)
+	if want := e.conns.cookie(fr.Remote); fr.Cookie == 0 || fr.Cookie != want {
+		e.t.Fatalf("passed socket's cookie %d, the server's connection's %d", fr.Cookie, want)
 	}
 }
 
@@ -186,16 +187,16 @@ func TestBindKeepAliveUnbind(t *testing.T) {
 	done := make(chan result, 1)
 	go func() { done <- get(client, e.ts.URL+"/block", tp(1)) }()
 	<-entered
-	fr := e.span.next(5 * time.Second)
-	e.span.none(200*time.Millisecond, "the handler is still running")
+	fr := e.span.Next(5 * time.Second)
+	e.span.None(200*time.Millisecond, "the handler is still running")
 	close(release)
 	r1 := <-done
 	if r1.err != nil || r1.body != "ok" {
 		t.Fatal(r1.err, r1.body)
 	}
 	e.checkBind(fr, tp(1), "HTTP GET /block", r1)
-	cookie := fr.cookie
-	if fr = e.span.next(5 * time.Second); fr.op != 2 || fr.cookie != cookie {
+	cookie := fr.Cookie
+	if fr = e.span.Next(5 * time.Second); fr.Op != 2 || fr.Cookie != cookie {
 		t.Fatalf("got %v, want the unbind of cookie %d", fr, cookie)
 	}
 
@@ -203,8 +204,8 @@ func TestBindKeepAliveUnbind(t *testing.T) {
 	if r2.err != nil || !r2.reused {
 		t.Fatalf("second request: %v, reused %v", r2.err, r2.reused)
 	}
-	e.checkBind(e.span.next(5*time.Second), tp(2), "HTTP GET /second", r2)
-	if fr = e.span.next(5 * time.Second); fr.op != 2 || fr.cookie != cookie {
+	e.checkBind(e.span.Next(5*time.Second), tp(2), "HTTP GET /second", r2)
+	if fr = e.span.Next(5 * time.Second); fr.Op != 2 || fr.Cookie != cookie {
 		t.Fatalf("got %v, want the unbind of cookie %d", fr, cookie)
 	}
 
@@ -212,23 +213,23 @@ func TestBindKeepAliveUnbind(t *testing.T) {
 	if r3.err != nil || !r3.reused {
 		t.Fatalf("third request: %v, reused %v", r3.err, r3.reused)
 	}
-	e.span.none(300*time.Millisecond, "a request without traceparent")
+	e.span.None(300*time.Millisecond, "a request without traceparent")
 	e.checkStats(httpserver.Stats{Requests: 3, Bound: 2, Unbound: 2, NoTraceparent: 1})
 
 	// Back to back: the second binds its trace over the first's (whose pending unbind may or
 	// may not have gone out meanwhile), and the connection ends unbound.
 	get(client, e.ts.URL+"/a", tp(3))
 	r5 := get(client, e.ts.URL+"/b", tp(4))
-	e.checkBind(e.span.next(5*time.Second), tp(3), "HTTP GET /a", r5)
-	fr = e.span.next(5 * time.Second)
-	if fr.op == 2 {
-		fr = e.span.next(5 * time.Second)
+	e.checkBind(e.span.Next(5*time.Second), tp(3), "HTTP GET /a", r5)
+	fr = e.span.Next(5 * time.Second)
+	if fr.Op == 2 {
+		fr = e.span.Next(5 * time.Second)
 	}
 	e.checkBind(fr, tp(4), "HTTP GET /b", r5)
-	if fr = e.span.next(5 * time.Second); fr.op != 2 || fr.cookie != cookie {
+	if fr = e.span.Next(5 * time.Second); fr.Op != 2 || fr.Cookie != cookie {
 		t.Fatalf("got %v, want the unbind of cookie %d", fr, cookie)
 	}
-	e.span.none(300*time.Millisecond, "after the unbind")
+	e.span.None(300*time.Millisecond, "after the unbind")
 }
 
 // A connection idle after its response stays bound while the kernel holds unacknowledged
@@ -258,13 +259,13 @@ func TestUnbindWaitsForTheResponseToDrain(t *testing.T) {
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "GET /big HTTP/1.1\r\nHost: x\r\ntraceparent: %s\r\n\r\n", tp(7))
-	e.checkBind(e.span.next(5*time.Second), tp(7), "HTTP GET /big", result{local: conn.LocalAddr().String()})
+	e.checkBind(e.span.Next(5*time.Second), tp(7), "HTTP GET /big", result{local: conn.LocalAddr().String()})
 	select {
 	case <-handled:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the handler could not write its response")
 	}
-	e.span.none(700*time.Millisecond, "response bytes not yet acknowledged")
+	e.span.None(700*time.Millisecond, "response bytes not yet acknowledged")
 
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -274,7 +275,7 @@ func TestUnbindWaitsForTheResponseToDrain(t *testing.T) {
 	if err != nil || n != size {
 		t.Fatal(n, err)
 	}
-	if fr := e.span.next(5 * time.Second); fr.op != 2 {
+	if fr := e.span.Next(5 * time.Second); fr.Op != 2 {
 		t.Fatalf("got %v, want the unbind once drained", fr)
 	}
 	e.checkStats(httpserver.Stats{Requests: 1, Bound: 1, Unbound: 1})
@@ -296,7 +297,7 @@ func TestMalformedTraceparentBindsNothing(t *testing.T) {
 			t.Fatal(r.err)
 		}
 	}
-	e.span.none(300*time.Millisecond, "malformed traceparents")
+	e.span.None(300*time.Millisecond, "malformed traceparents")
 	e.checkStats(httpserver.Stats{Requests: 6, Malformed: 6})
 }
 
@@ -338,7 +339,7 @@ func TestTraceifaceAbsent(t *testing.T) {
 		t.Fatalf("%+v", s)
 	}
 
-	waitBound := func(span *fakeSpan, want uint64) {
+	waitBound := func(span *spantest.Server, want uint64) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); m2.Stats().Bound < want; {
 			if time.Now().After(deadline) {
@@ -349,15 +350,15 @@ func TestTraceifaceAbsent(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if fr := span.next(5 * time.Second); fr.op != 1 || fr.name != "HTTP GET /" {
+		if fr := span.Next(5 * time.Second); fr.Op != 1 || fr.Name != "HTTP GET /" {
 			t.Fatalf("got %v, want a bind", fr)
 		}
 	}
-	span := startFakeSpan(t, sock)
+	span := spantest.Start(t, sock)
 	waitBound(span, 1)
 
 	// traceiface goes away: still served, counted; then it is back.
-	span.stop()
+	span.Stop()
 	before := m2.Stats()
 	if r := get(client, ts2.URL, tp(10)); r.err != nil || r.body != "ok" {
 		t.Fatal(r.err, r.body)
@@ -365,7 +366,7 @@ func TestTraceifaceAbsent(t *testing.T) {
 	if s := m2.Stats(); s.Errors <= before.Errors {
 		t.Fatalf("a bind to a vanished span socket was not counted: %+v", s)
 	}
-	span2 := startFakeSpan(t, sock)
+	span2 := spantest.Start(t, sock)
 	waitBound(span2, m2.Stats().Bound+1)
 }
 
@@ -385,13 +386,13 @@ func TestServerSpanFromContext(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	// The name is cut to 32 bytes, bytes beyond printable ASCII replaced.
-	e.checkBind(e.span.next(5*time.Second), tp(5), "srv /??n??code/"+strings.Repeat("x", 17), r)
+	e.checkBind(e.span.Next(5*time.Second), tp(5), "srv /??n??code/"+strings.Repeat("x", 17), r)
 
 	e.m.Name = func(r *http.Request) string { return "srv\tü" }
 	r = get(e.ts.Client(), e.ts.URL)
-	fr := e.span.next(5 * time.Second)
-	if fr.op == 2 { // the first request's unbind, unless the second came first
-		fr = e.span.next(5 * time.Second)
+	fr := e.span.Next(5 * time.Second)
+	if fr.Op == 2 { // the first request's unbind, unless the second came first
+		fr = e.span.Next(5 * time.Second)
 	}
 	e.checkBind(fr, tp(5), "srv???", r)
 }
@@ -411,8 +412,8 @@ func TestHandlerWithConnContext(t *testing.T) {
 	if r.err != nil || r.body != "ok" {
 		t.Fatal(r.err, r.body)
 	}
-	e.checkBind(e.span.next(5*time.Second), tp(3), "HTTP GET /x", r)
-	if fr := e.span.next(5 * time.Second); fr.op != 2 {
+	e.checkBind(e.span.Next(5*time.Second), tp(3), "HTTP GET /x", r)
+	if fr := e.span.Next(5 * time.Second); fr.Op != 2 {
 		t.Fatalf("got %v, want the unbind", fr)
 	}
 
@@ -458,30 +459,30 @@ func TestHTTP2LastBindWins(t *testing.T) {
 	var cookie uint64
 	for i := 0; i < n; i++ {
 		<-arrived
-		fr := e.span.next(5 * time.Second)
-		if fr.op != 1 || fr.name != "HTTP GET /h2" || fr.remote != warm.local {
+		fr := e.span.Next(5 * time.Second)
+		if fr.Op != 1 || fr.Name != "HTTP GET /h2" || fr.Remote != warm.local {
 			t.Fatalf("got %v, want a bind of the connection from %s", fr, warm.local)
 		}
 		if cookie == 0 {
-			cookie = fr.cookie
-		} else if fr.cookie != cookie {
-			t.Fatalf("HTTP/2 requests bound different sockets: %d and %d", cookie, fr.cookie)
+			cookie = fr.Cookie
+		} else if fr.Cookie != cookie {
+			t.Fatalf("HTTP/2 requests bound different sockets: %d and %d", cookie, fr.Cookie)
 		}
-		traces[fr.trace] = true
+		traces[fr.Trace] = true
 	}
 	if len(traces) != n {
 		t.Fatalf("%d distinct traces bound, want %d", len(traces), n)
 	}
-	e.span.none(200*time.Millisecond, "requests still running on the connection")
+	e.span.None(200*time.Millisecond, "requests still running on the connection")
 	close(release)
 	for i := 0; i < n; i++ {
 		if r := <-results; r.err != nil || r.proto != 2 || !r.reused || r.local != warm.local {
 			t.Fatalf("%+v, want HTTP/2 on the warm connection %s", r, warm.local)
 		}
 	}
-	if fr := e.span.next(5 * time.Second); fr.op != 2 || fr.cookie != cookie {
+	if fr := e.span.Next(5 * time.Second); fr.Op != 2 || fr.Cookie != cookie {
 		t.Fatalf("got %v, want the unbind of cookie %d", fr, cookie)
 	}
-	e.span.none(300*time.Millisecond, "after the unbind")
+	e.span.None(300*time.Millisecond, "after the unbind")
 	e.checkStats(httpserver.Stats{Requests: n + 1, Bound: n, Unbound: 1, NoTraceparent: 1})
 }

@@ -1,4 +1,4 @@
-package httpserver
+package connbind
 
 import (
 	"crypto/tls"
@@ -16,7 +16,7 @@ func outq(conn net.Conn) (int, error) {
 	}
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
-		return 0, errors.New("httpserver: connection without file descriptor")
+		return 0, errors.New("connbind: connection without file descriptor")
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {

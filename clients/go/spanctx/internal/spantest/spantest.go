@@ -1,4 +1,6 @@
-package httpserver_test
+// Package spantest is a span socket for the integrations' tests: a SOCK_SEQPACKET listener
+// decoding frames as traceiface's span socket does, with the passed TCP socket's identity.
+package spantest
 
 import (
 	"errors"
@@ -14,43 +16,44 @@ import (
 	"traceiface.local/spanctx"
 )
 
-// frame is one decoded span frame as the fake span socket received it, with the passed TCP
+// Frame is one decoded span frame as the span socket received it, with the passed TCP
 // socket's identity.
-type frame struct {
-	op     int // 1 bind, 2 unbind
-	trace  spanctx.TraceID
-	span   spanctx.SpanID
-	flags  byte
-	name   string
-	cookie uint64 // SO_COOKIE of the passed socket
-	local  string // its local address (the HTTP server's)
-	remote string // its peer (the HTTP client's)
+type Frame struct {
+	Op     int // 1 bind, 2 unbind
+	Trace  spanctx.TraceID
+	Span   spanctx.SpanID
+	Flags  byte
+	Name   string
+	Cookie uint64 // SO_COOKIE of the passed socket
+	Local  string // its local address (the server side in server tests)
+	Remote string // its peer
 }
 
-func (f frame) String() string {
-	op := map[int]string{1: "bind", 2: "unbind"}[f.op]
-	return fmt.Sprintf("%s trace=%x span=%x flags=%d name=%q cookie=%d %s<-%s", op, f.trace,
-		f.span, f.flags, f.name, f.cookie, f.local, f.remote)
+func (f Frame) String() string {
+	op := map[int]string{1: "bind", 2: "unbind"}[f.Op]
+	return fmt.Sprintf("%s trace=%x span=%x flags=%d name=%q cookie=%d %s<-%s", op, f.Trace,
+		f.Span, f.Flags, f.Name, f.Cookie, f.Local, f.Remote)
 }
 
-// fakeSpan is a SOCK_SEQPACKET listener decoding frames like traceiface's span socket.
-type fakeSpan struct {
+// Server is a SOCK_SEQPACKET listener decoding frames like traceiface's span socket.
+type Server struct {
 	t      *testing.T
 	path   string
 	l      *net.UnixListener
-	frames chan frame
+	frames chan Frame
 	mu     sync.Mutex
 	conns  []*net.UnixConn
 	wg     sync.WaitGroup
 }
 
-func startFakeSpan(t *testing.T, path string) *fakeSpan {
+// Start listens at path until the test ends.
+func Start(t *testing.T, path string) *Server {
 	t.Helper()
 	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeSpan{t: t, path: path, l: l, frames: make(chan frame, 1000)}
+	f := &Server{t: t, path: path, l: l, frames: make(chan Frame, 1000)}
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
@@ -69,12 +72,12 @@ func startFakeSpan(t *testing.T, path string) *fakeSpan {
 			}()
 		}
 	}()
-	t.Cleanup(f.stop)
+	t.Cleanup(f.Stop)
 	return f
 }
 
-// stop closes the listener (removing the socket file) and every client connection.
-func (f *fakeSpan) stop() {
+// Stop closes the listener (removing the socket file) and every client connection.
+func (f *Server) Stop() {
 	f.l.Close()
 	f.mu.Lock()
 	for _, c := range f.conns {
@@ -85,7 +88,7 @@ func (f *fakeSpan) stop() {
 	f.wg.Wait()
 }
 
-func (f *fakeSpan) read(c *net.UnixConn) {
+func (f *Server) read(c *net.UnixConn) {
 	buf, oob := make([]byte, 600), make([]byte, 256)
 	for {
 		n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
@@ -94,15 +97,15 @@ func (f *fakeSpan) read(c *net.UnixConn) {
 		}
 		fr, err := decode(buf[:n], oob[:oobn])
 		if err != nil {
-			f.t.Errorf("fake span socket: %v", err)
+			f.t.Errorf("span socket: %v", err)
 			continue
 		}
 		f.frames <- fr
 	}
 }
 
-func decode(b, oob []byte) (frame, error) {
-	var fr frame
+func decode(b, oob []byte) (Frame, error) {
+	var fr Frame
 	msgs, err := syscall.ParseSocketControlMessage(oob)
 	if err != nil || len(msgs) != 1 {
 		return fr, fmt.Errorf("want one control message, got %d (%v)", len(msgs), err)
@@ -120,12 +123,12 @@ func decode(b, oob []byte) (frame, error) {
 		0); e != 0 {
 		return fr, fmt.Errorf("SO_COOKIE: %v", e)
 	}
-	fr.cookie = cookie
+	fr.Cookie = cookie
 	fc, err := net.FileConn(file)
 	if err != nil {
 		return fr, err
 	}
-	fr.local, fr.remote = fc.LocalAddr().String(), fc.RemoteAddr().String()
+	fr.Local, fr.Remote = fc.LocalAddr().String(), fc.RemoteAddr().String()
 	fc.Close()
 
 	for len(b) > 0 {
@@ -143,9 +146,9 @@ func decode(b, oob []byte) (frame, error) {
 			b = b[n:]
 			switch key >> 3 {
 			case 1:
-				fr.op = int(v)
+				fr.Op = int(v)
 			case 4:
-				fr.flags = byte(v)
+				fr.Flags = byte(v)
 			}
 		case 2:
 			l, n := uvarint(b)
@@ -156,11 +159,11 @@ func decode(b, oob []byte) (frame, error) {
 			b = b[n+int(l):]
 			switch key >> 3 {
 			case 2:
-				copy(fr.trace[:], data)
+				copy(fr.Trace[:], data)
 			case 3:
-				copy(fr.span[:], data)
+				copy(fr.Span[:], data)
 			case 5:
-				fr.name = string(data)
+				fr.Name = string(data)
 			}
 		default:
 			return fr, fmt.Errorf("wire type %d", key&7)
@@ -180,8 +183,8 @@ func uvarint(b []byte) (uint64, int) {
 	return 0, 0
 }
 
-// next waits for the next frame.
-func (f *fakeSpan) next(within time.Duration) frame {
+// Next waits for the next frame.
+func (f *Server) Next(within time.Duration) Frame {
 	f.t.Helper()
 	select {
 	case fr := <-f.frames:
@@ -189,11 +192,11 @@ func (f *fakeSpan) next(within time.Duration) frame {
 	case <-time.After(within):
 		f.t.Fatalf("no span frame within %v", within)
 	}
-	return frame{}
+	return Frame{}
 }
 
-// none asserts that no frame arrives for d.
-func (f *fakeSpan) none(d time.Duration, why string) {
+// None asserts that no frame arrives for d.
+func (f *Server) None(d time.Duration, why string) {
 	f.t.Helper()
 	select {
 	case fr := <-f.frames:

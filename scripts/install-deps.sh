@@ -37,6 +37,11 @@ PACKAGES=(
     # The container image (scripts/image.sh, tests/image): setcap/getcap for the binary's file
     # capabilities; umoci unpacks the OCI archive in the test (an independent reader of it).
     libcap2-bin umoci
+    # The Go integrations (clients/go/spanctx/*, each its own module) build in GOPATH mode
+    # against Debian's packaged libraries, and their tests run the real servers: grpc-go for
+    # grpcserver, nats.go + nats-server for natsconn, pgx v4 / lib/pq + PostgreSQL for sqlconn.
+    golang-google-grpc-dev golang-github-nats-io-go-nats-dev nats-server
+    golang-github-jackc-pgx-v4-dev golang-github-lib-pq-dev postgresql
 )
 # Node.js is on the machine image; Debian's only where it is not.
 command -v npm >/dev/null || PACKAGES+=(nodejs npm)

@@ -3,7 +3,6 @@ package httpserver_test
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"traceiface.local/spanctx"
 	"traceiface.local/spanctx/httpserver"
@@ -35,23 +33,7 @@ func tp(i int) string {
 	return fmt.Sprintf("00-4bf92f3577b34da6a3ce929d0e0e%04x-%016x-01", i, uint64(0xf067aa0ba902b700)+uint64(i))
 }
 
-// cookieOf is SO_COOKIE of a server-side connection.
-func cookieOf(c net.Conn) uint64 {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	raw, err := c.(syscall.Conn).SyscallConn()
-	if err != nil {
-		return 0
-	}
-	var cookie uint64
-	size := uint32(8)
-	raw.Control(func(fd uintptr) {
-		syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.SOL_SOCKET, 57, /* SO_COOKIE */
-			uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&size)), 0)
-	})
-	return cookie
-}
+var cookieOf = spantest.Cookie
 
 // serverConns records the cookie of each server-side connection by its peer address, through
 // a ConnContext set before Install (which must chain it).

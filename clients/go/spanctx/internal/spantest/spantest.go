@@ -3,6 +3,7 @@
 package spantest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -203,4 +204,27 @@ func (f *Server) None(d time.Duration, why string) {
 		f.t.Fatalf("%s: unexpected frame %v", why, fr)
 	case <-time.After(d):
 	}
+}
+
+// Cookie is SO_COOKIE of c's TCP socket (a *net.TCPConn, or a *tls.Conn over one), to compare
+// with Frame.Cookie: the frame passed that very socket. 0 when it has none.
+func Cookie(c net.Conn) uint64 {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var cookie uint64
+	size := uint32(8)
+	raw.Control(func(fd uintptr) {
+		syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.SOL_SOCKET, 57, /* SO_COOKIE */
+			uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&size)), 0)
+	})
+	return cookie
 }

@@ -19,7 +19,7 @@ const Codec = "tif-raw"
 
 // Method names, as gRPC sees them.
 const (
-	Service  = "traceiface.example.Blob"
+	Service  = "tif.Blob" // short: "gRPC /tif.Blob/Download" fits a span name (32 bytes)
 	Download = "/" + Service + "/Download"
 	Stats    = "/" + Service + "/Stats"
 )

@@ -32,10 +32,12 @@
 // the TCP connection it dialed last. A reconnect dials a new connection, bound from the next
 // message on; the old one's binding died with it. Messages nats.go buffers while reconnecting
 // are sent on the new connection after the binding of their publish may have ended. With TLS,
-// the TCP connection under it is bound. A websocket URL (ws://) binds the TCP connection too.
+// the TCP connection under it is bound.
 //
-// Messages a subscriber receives bind nothing: their retransmits are the server's. Replies
-// sent with Msg.Respond go out untraced; send them with the Conn's PublishMsg to bind them.
+// Only the Conn's own methods bind: messages published through the embedded *nats.Conn's
+// other paths (Msg.Respond, JetStream, encoded connections) go out untraced. Send a reply
+// with the Conn's PublishMsg (Subject: the request's Reply) to bind it. Messages a
+// subscriber receives bind nothing: their retransmits are the server's.
 //
 // Frames are sent without ever waiting (spanctx.Client.TryBind): when traceiface is absent,
 // restarting or not keeping up, messages are published as usual and the miss is counted

@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
     // The test frame arrives on loopback (ifindex 1): publish a slot for it, as the exporter
     // does for a watched interface, so our programs take their counting path.
     __u32 lo = 1, pos = lo & (TIF_SLOT_POSITIONS - 1);
-    tif_tc_slot slot{.ifindex = lo, .slot = 0, .max_len = 65536 + 14, ._pad = 0};
+    tif_tc_slot slot{.ifindex = lo, .slot = 0, .max_len = 65536 + 14, .l2_len = 14};
     if (bpf_map_update_elem(bpf_map__fd(ours->maps.tc_slot_direct), &pos, &slot, BPF_ANY) != 0) {
         std::fprintf(stderr, "publishing the slot: %s\n", std::strerror(errno));
         return 1;

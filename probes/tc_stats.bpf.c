@@ -5,6 +5,7 @@
  * interface's slot. User space assigns slots (dense, reused only after a grace period) and
  * publishes ifindex -> slot in tc_slots; an interface without a slot is not counted. */
 #include "vmlinux.h"
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "tc_stats.h"
@@ -75,6 +76,60 @@ static __noinline struct tif_tc_slot* hashed_slot(__u32 ifindex) {
     return bpf_map_lookup_elem(&tc_slots, &ifindex);
 }
 
+#define TIF_ETH_P_IP 0x0800
+#define TIF_ETH_P_IPV6 0x86DD
+#define TIF_IPPROTO_TCP 6
+
+/* A local TCP socket's segment leaving the interface resends data when it starts below the
+ * socket's snd_nxt: the kernel advances snd_nxt only after a new segment has been handed to
+ * the device (tcp_write_xmit, tcp_connect), and the egress hook of a bridge port or bond slave
+ * runs within that hand-over, as bridges and bonds queue nothing (noqueue, their default). A
+ * qdisc that holds packets on the master itself would let new segments pass the port after
+ * snd_nxt moved on; docs/metrics.md says so. Pure ACKs, window and keepalive probes carry no
+ * sequence space and are never counted; SYN-ACKs come from request sockets and are skipped.
+ * Forwarded packets have no socket: the first test returns. */
+static __always_inline void count_resent(struct __sk_buff* skb, const struct tif_tc_slot* s,
+                                         struct tif_tc_counts* c) {
+    struct bpf_sock* sk = skb->sk;
+    if (!sk)
+        return;
+    sk = bpf_sk_fullsock(sk);
+    if (!sk || sk->protocol != TIF_IPPROTO_TCP)
+        return;
+    struct bpf_tcp_sock* tp = bpf_tcp_sock(sk);
+    if (!tp)
+        return;
+    void* data = (void*)(long)skb->data;
+    void* end = (void*)(long)skb->data_end;
+    __u32 l3 = s->l2_len ? 14 : 0; /* a constant the verifier can bound */
+    __u32 l4;                      /* offset of the TCP header */
+    if (skb->protocol == bpf_htons(TIF_ETH_P_IP)) {
+        struct iphdr* ip = data + l3;
+        if ((void*)(ip + 1) > end || ip->protocol != TIF_IPPROTO_TCP)
+            return;
+        l4 = l3 + ip->ihl * 4;
+    } else if (skb->protocol == bpf_htons(TIF_ETH_P_IPV6)) {
+        struct ipv6hdr* ip6 = data + l3;
+        if ((void*)(ip6 + 1) > end || ip6->nexthdr != TIF_IPPROTO_TCP)
+            return;
+        l4 = l3 + sizeof(*ip6);
+    } else {
+        return;
+    }
+    if (l4 > 14 + 60)
+        return;
+    struct tcphdr* th = data + l4;
+    if ((void*)(th + 1) > end)
+        return;
+    /* Sequence space: payload bytes (skb->len covers every GSO segment), SYN, FIN. */
+    if (skb->len <= l4 + th->doff * 4 && !th->syn && !th->fin)
+        return;
+    if ((__s32)(bpf_ntohl(th->seq) - tp->snd_nxt) >= 0)
+        return; /* new data */
+    __u32 segs = skb->gso_segs;
+    c->tcp_resent_segs += segs ? segs : 1;
+}
+
 /* Cache lines a run touches: the skb, the interface's slot entry, the per-CPU pointer of its
  * counters (in the map) and the counters themselves. */
 static __always_inline int account(struct __sk_buff* skb, __u32 dir) {
@@ -103,6 +158,8 @@ static __always_inline int account(struct __sk_buff* skb, __u32 dir) {
     TIF_OPAQUE(b);
     if (b < TIF_SIZE_BUCKETS)
         c->size_hist[b] += 1;
+    if (dir == TIF_TC_EGRESS)
+        count_resent(skb, s, c);
     return TIF_TC_ACT_UNSPEC;
 }
 

@@ -37,7 +37,7 @@ struct tif_tc_slot {
     __u32 ifindex; /* the owner of the entry (tc_slot_direct holds many ifindexes' positions) */
     __u32 slot;    /* counters at index slot * 2 + direction of tc_counts */
     __u32 max_len; /* longest frame that fits the MTU (MTU + L2 header); longer = oversize */
-    __u32 _pad;
+    __u32 l2_len;  /* bytes before the IP header at tc: 14 (Ethernet, loopback) or 0 */
 };
 
 /* Value of the per-CPU array tc_counts; u64 fields only (summed over CPUs by the exporter). */
@@ -46,6 +46,11 @@ struct tif_tc_counts {
     __u64 bytes; /* skb->len: the whole frame including the L2 header, as the device counts */
     __u64 oversize;
     __u64 size_hist[TIF_SIZE_BUCKETS];
+    /* Egress only: TCP segments of local sockets that resend sequence space the socket has sent
+     * before (seq below its snd_nxt), an skb counting its GSO segments. Where the socket's
+     * route is a bridge or bond, this is the retransmits split by the port or slave that
+     * carried them (tc_stats.bpf.c says when it is exact). */
+    __u64 tcp_resent_segs;
 };
 
 #endif

@@ -57,8 +57,8 @@ TEST_CASE("an interface is counted through the direct table or, when its positio
 
     // Another interface holds loopback's position: loopback goes to the hash, with a max_len
     // below the frame so the oversize count shows its own entry was read.
-    REQUIRE(p.bind(kRival, 3, 1514));
-    REQUIRE(p.bind(kLo, 2, kFrame - 4));
+    REQUIRE(p.bind(kRival, 3, 1514, 14));
+    REQUIRE(p.bind(kLo, 2, kFrame - 4, 14));
     run_ingress(p, 1000);
     CHECK(packets(p, 2) == 1000);
     CHECK(packets(p, 3) == 0);
@@ -72,20 +72,20 @@ TEST_CASE("an interface is counted through the direct table or, when its positio
     // The rival goes; binding loopback again moves it into the direct table (and out of the
     // hash: bindings() lists it once).
     REQUIRE(p.unbind(kRival));
-    REQUIRE(p.bind(kLo, 2, 1514));
+    REQUIRE(p.bind(kLo, 2, 1514, 14));
     run_ingress(p, 500);
     CHECK(packets(p, 2) == 1500);
     CHECK(packets(p, 3) == 0);
     CHECK(bound(p) == std::vector<std::pair<uint32_t, uint32_t>>{{kLo, 2}});
 
     // A rival bound now finds the position taken and lands in the hash, leaving loopback alone.
-    REQUIRE(p.bind(kRival, 3, 1514));
+    REQUIRE(p.bind(kRival, 3, 1514, 14));
     run_ingress(p, 10);
     CHECK(packets(p, 2) == 1510);
     CHECK(packets(p, 3) == 0);
 
     // Interfaces of any ifindex, the high ones of a node that has created many devices included.
-    REQUIRE(p.bind(70000, 5, 1514));
+    REQUIRE(p.bind(70000, 5, 1514, 14));
     CHECK(bound(p) ==
           std::vector<std::pair<uint32_t, uint32_t>>{{kLo, 2}, {kRival, 3}, {70000, 5}});
 

@@ -130,9 +130,11 @@ std::string operstate_name(uint8_t s) {
 uint32_t max_frame_len(uint16_t arphrd_type, uint32_t mtu) {
     // Loopback and Ethernet devices carry a 14-byte Ethernet header (+4 for one 802.1Q tag);
     // IP tunnels and the like have no L2 header in skb->len at tc.
-    if (arphrd_type == ARPHRD_ETHER || arphrd_type == ARPHRD_LOOPBACK)
-        return mtu + 14 + 4;
-    return mtu;
+    return mtu + (l2_header_len(arphrd_type) ? l2_header_len(arphrd_type) + 4 : 0);
+}
+
+uint32_t l2_header_len(uint16_t arphrd_type) {
+    return arphrd_type == ARPHRD_ETHER || arphrd_type == ARPHRD_LOOPBACK ? 14 : 0;
 }
 
 } // namespace tif

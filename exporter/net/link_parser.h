@@ -54,4 +54,8 @@ std::string operstate_name(uint8_t operstate);
 // L2 header and one VLAN tag for Ethernet-like devices (a tagged full-size frame is no error).
 uint32_t max_frame_len(uint16_t arphrd_type, uint32_t mtu);
 
+// Bytes before the IP header of a packet at tc on such a device: 14 for Ethernet and loopback,
+// 0 for IP tunnels and other devices without an L2 header.
+uint32_t l2_header_len(uint16_t arphrd_type);
+
 } // namespace tif

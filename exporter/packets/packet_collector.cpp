@@ -51,6 +51,13 @@ void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricF
     auto sizes = make_family("traceiface_packet_size_bytes",
                              "Packet sizes (skb->len) in log2 buckets from 64 B to 64 KiB.",
                              MetricType::Histogram);
+    auto resent = make_family(
+        "traceiface_tcp_egress_retransmit_segments_total",
+        "TCP segments of this node's sockets that left the interface resending data, seen by "
+        "tc egress (a GSO packet counts its segments). A bridge port or bond slave shows its "
+        "share of the master's retransmits; traceiface_tcp_retransmit_segments_total counts "
+        "by the socket's route device instead.",
+        MetricType::Counter);
     auto info = make_family("traceiface_interface_info",
                             "Watched interfaces: kind, master (bond/bridge/VRF), link (vlan: "
                             "lower device; veth: peer in this namespace), MTU, oper state, and "
@@ -61,6 +68,7 @@ void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricF
     for (auto* f : {&packets, &bytes, &oversize, &sizes})
         f->metric.reserve(2 * snap.ifaces.size());
     info.metric.reserve(snap.ifaces.size());
+    resent.metric.reserve(snap.ifaces.size());
     for (const auto& is : snap.ifaces) {
         const std::string& name = is.link.name;
         for (TcDir d : {TcDir::ingress, TcDir::egress}) {
@@ -75,6 +83,7 @@ void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricF
             m.histogram = size_histogram(c);
             sizes.metric.push_back(std::move(m));
         }
+        add_sample(resent, {{"iface", name}}, double(is.dir[int(TcDir::egress)].tcp_resent_segs));
         std::optional<PodIdentity> pod;
         if (pods && (is.link.link_other_netns || is.gone))
             pod = pods->by_link(is.link.ifindex, is.link.link_netnsid);
@@ -115,7 +124,8 @@ void packet_families(const PacketSnapshot& snap, std::vector<prometheus::MetricF
                                 "(the reason is in the log).",
                                 MetricType::Counter);
     add_sample(failures, {}, double(snap.attach_failures_total));
-    for (auto* f : {&packets, &bytes, &oversize, &sizes, &info, &watched, &refused, &failures})
+    for (auto* f :
+         {&packets, &bytes, &oversize, &sizes, &resent, &info, &watched, &refused, &failures})
         out.push_back(std::move(*f));
 }
 

@@ -122,7 +122,9 @@ void PacketManager::handle(const IfaceChange& c, const IfaceTable& table) {
                  Fields{{"ifindex", l.ifindex}, {"from", c.old_name}, {"to", l.name}});
     if (c.mtu_changed) {
         // The oversize threshold follows the MTU; the counters stay.
-        if (auto st = probe_.bind(l.ifindex, slot, max_frame_len(l.type, l.mtu)); !st)
+        if (auto st =
+                probe_.bind(l.ifindex, slot, max_frame_len(l.type, l.mtu), l2_header_len(l.type));
+            !st)
             Log::msg(Level::warn, "could not update the MTU of a watched interface",
                      Fields{{"iface", l.name}, {"error", st.error().message()}});
     }
@@ -169,7 +171,9 @@ bool PacketManager::watch(const LinkMsg& l) {
     if (!continued)
         if (auto st = probe_.zero(w.slot); !st)
             return fail(st.error());
-    if (auto st = probe_.bind(l.ifindex, w.slot, max_frame_len(l.type, l.mtu)); !st)
+    if (auto st =
+            probe_.bind(l.ifindex, w.slot, max_frame_len(l.type, l.mtu), l2_header_len(l.type));
+        !st)
         return fail(st.error());
     if (auto st = attach(l.ifindex, w); !st)
         return fail(st.error());

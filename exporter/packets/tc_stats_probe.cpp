@@ -13,7 +13,7 @@
 namespace tif {
 
 static_assert(sizeof(tif_tc_slot) == 16, "tif_tc_slot layout shared with the probe");
-static_assert(sizeof(tif_tc_counts) == 8 * (3 + TIF_SIZE_BUCKETS),
+static_assert(sizeof(tif_tc_counts) == 8 * (4 + TIF_SIZE_BUCKETS),
               "tif_tc_counts: u64 fields only, shared with the probe");
 
 TcStatsProbe::~TcStatsProbe() = default;
@@ -63,7 +63,7 @@ uint32_t position(uint32_t ifindex) {
 // Written to the direct table when the interface's position is free or already its own,
 // otherwise to the hash. Direct first, then the hash entry (of an earlier binding) goes: a
 // packet in between finds the direct entry, which the programs look at first.
-Status TcStatsProbe::bind(uint32_t ifindex, uint32_t slot, uint32_t max_len) {
+Status TcStatsProbe::bind(uint32_t ifindex, uint32_t slot, uint32_t max_len, uint32_t l2_len) {
     const int direct = bpf_map__fd(skel_->maps.tc_slot_direct);
     const int hash = bpf_map__fd(skel_->maps.tc_slots);
     const uint32_t pos = position(ifindex);
@@ -72,7 +72,7 @@ Status TcStatsProbe::bind(uint32_t ifindex, uint32_t slot, uint32_t max_len) {
         return os_error(errno, "read tc_slot_direct[" + std::to_string(pos) + "]");
     // max_len 0 means "free" to the programs.
     tif_tc_slot v{
-        .ifindex = ifindex, .slot = slot, .max_len = max_len == 0 ? 1 : max_len, ._pad = 0};
+        .ifindex = ifindex, .slot = slot, .max_len = max_len == 0 ? 1 : max_len, .l2_len = l2_len};
     const auto what = "map ifindex " + std::to_string(ifindex) + " to slot " + std::to_string(slot);
     if (cur.max_len != 0 && cur.ifindex != ifindex) {
         if (bpf_map_update_elem(hash, &ifindex, &v, BPF_ANY) != 0)

@@ -31,7 +31,7 @@ class TcStatsProbe {
     // Zeroes both directions of a slot on every CPU (before it is handed to an interface).
     Status zero(uint32_t slot);
     // Publishes ifindex -> slot: from now on the programs count this interface there.
-    Status bind(uint32_t ifindex, uint32_t slot, uint32_t max_len);
+    Status bind(uint32_t ifindex, uint32_t slot, uint32_t max_len, uint32_t l2_len);
     // Stops counting an interface (its slot keeps its counts for the grace period).
     Status unbind(uint32_t ifindex);
     // Summed over CPUs.

@@ -172,4 +172,3 @@ func (e *env) checkStats(want natsconn.Stats) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-

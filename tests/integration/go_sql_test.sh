@@ -92,8 +92,14 @@ for drv in pgx pq; do
     run "$drv" "$drv" "00-$t-$s-01" &
     runpid=$!
     tif_cleanup_push "tif_kill_wait $runpid 2"
-    tif_wait_metric bindings == 1 60 # bound while the INSERT is being sent
+    # Bound while the INSERT is being sent: watched for as long as the run lasts.
+    seen=0
+    while tif_alive "$runpid"; do
+        [[ $(bindings) == 1 ]] && seen=1 && break
+        sleep 0.1
+    done
     wait "$runpid" || tif_fail "$drv run failed"
+    ((seen)) || tif_fail "$drv: traceiface never held a binding during the traced run"
     tif_wait_metric bindings == 0 10 # unbound after the queries, or closed
     port=$(field "$drv" local_port) start=$(field "$drv" start) end=$(field "$drv" end)
     [[ -n $port && -n $start && -n $end ]] || tif_fail "$drv: incomplete output: $(cat "$TIF_TMP/$drv.out")"

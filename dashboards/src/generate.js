@@ -112,6 +112,15 @@ function main() {
   transformations: [{ id: 'organize', options: { excludeByName: { Time: true },
     renameByName: { Value: 'segments' } } }] }, 24, 8);
 
+  L.add(ts('Retransmits leaving each interface /s (bridge ports, bond slaves)', 'Segments ' +
+    'of this node\'s sockets that left the interface resending data, counted by tc egress: ' +
+    'a bridge port\'s or bond slave\'s share of its master\'s retransmits (the panels above ' +
+    'count by the socket\'s route, i.e. the master). Legend: master, then port.', 'ops',
+  [[`sum by (master, iface) (${rate('traceiface_tcp_egress_retransmit_segments_total')} ` +
+    `* on (instance, iface) group_left (master) topk by (instance, iface) (1, ` +
+    `max by (instance, iface, master) (traceiface_interface_info{${INFO_SEL}})))`,
+  '{{master}} {{iface}}']]), 24, 8);
+
   L.row('Round-trip time');
   L.add(ts('RTT quantiles by interface', 'From the smoothed-RTT histogram. Exemplars link ' +
     'to the trace (trace_id) when the Prometheus data source has exemplars enabled.', 's',

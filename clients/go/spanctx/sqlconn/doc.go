@@ -12,7 +12,7 @@
 //		OpenConnector(stdlib.RegisterConnConfig(cfg))
 //	db := b.OpenDB(c)
 //
-// and with lib/pq:
+// (pgx v4.17 and later: c := stdlib.GetConnector(*cfg)), and with lib/pq:
 //
 //	c, err := pq.NewConnector(dsn)
 //	c.Dialer(sqlconn.Dialer(nil))

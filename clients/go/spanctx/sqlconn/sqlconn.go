@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -81,6 +82,14 @@ type connector struct {
 }
 
 func (c *connector) Driver() driver.Driver { return c.inner.Driver() }
+
+// Close closes the driver's connector when it has a Close (sql.DB.Close calls it).
+func (c *connector) Close() error {
+	if cl, ok := c.inner.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
 
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	h := new(handoff)

@@ -18,8 +18,10 @@ mount -t tmpfs tmp /tmp
 ip link set lo up
 # Run counts per program in the metrics: shows which programs ran at all.
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
-# clsact and cls_bpf are modules in Debian's kernels; nothing would load them on demand here.
-for m in /modules/*.ko; do
+# clsact and cls_bpf are modules in Debian's kernels; nothing would load them on demand here
+# (/modules/order: dependencies first, from kernel_lib.sh).
+for m in $(cat /modules/order); do
+    m=/modules/$m
     [ -e "$m" ] && { insmod "$m" || echo "TIF-WARN: insmod $m failed"; }
 done
 echo "TIF-KERNEL $(uname -r) (uptime $(cut -d" " -f1 /proc/uptime) s)"

@@ -22,14 +22,70 @@ tif__apt() {
         -o APT::Sandbox::User=root "$@"
 }
 
-# tif_fetch_kernel SUITE: prints the directory holding vmlinuz, modules/*.ko and version.
+# tif_fetch_kernel SUITE [MODULE...]: prints the directory holding vmlinuz, modules/*.ko and
+# version; MODULEs (default TIF_GUEST_MODULES) and the modules they depend on are in modules/.
+# A cached tree lacking one is extracted again from the cached .deb (no network), keeping the
+# modules it had, so tests asking for different modules share one tree.
 tif_fetch_kernel() {
     local suite=$1 top="$TIF_KERNEL_CACHE/$1"
-    local tree="$top/tree" d="$top/apt"
+    shift
+    local tree="$top/tree" d="$top/apt" m f deb=
+    local -a mods=("$@")
+    ((${#mods[@]})) || mods=("${TIF_GUEST_MODULES[@]}")
     if [[ -s $tree/vmlinuz && -s $tree/version && ${TIF_OLD_KERNEL_REFRESH:-0} != 1 ]]; then
-        echo "$tree"
-        return 0
+        f=ok
+        for m in "${mods[@]}"; do [[ -s $tree/modules/$m.ko ]] || f=; done
+        if [[ -n $f ]]; then
+            echo "$tree"
+            return 0
+        fi
+        deb=$(ls "$top/deb/$(sed 's/_.*//' "$tree/version")_"*.deb 2>/dev/null | tail -1 || true)
+        for f in "$tree"/modules/*.ko; do [[ -e $f ]] && mods+=("$(basename "$f" .ko)"); done
     fi
+    [[ -n $deb ]] || deb=$(tif__download_kernel "$suite") || exit $?
+    # Each name once: tar reports a repeated pattern as not found (the first one took the file).
+    mapfile -t mods < <(printf '%s\n' "${mods[@]}" | sort -u)
+    # Extract only what the guest needs into a fresh tree, then swap it in. Debian's .deb has no
+    # modules.dep (depmod runs at install), so each module's "depends" field is followed, one
+    # pass over the archive per level (bonding needs tls, bridge stp and llc).
+    local x="$top/extract"
+    rm -rf "$x" "$tree.new"
+    mkdir -p "$x" "$tree.new/modules"
+    local -a want=('./boot/vmlinuz-*') todo=("${mods[@]}") next
+    while ((${#todo[@]})); do
+        for m in "${todo[@]}"; do want+=("*/$m.ko*"); done
+        dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$x" --wildcards "${want[@]}" ||
+            tif_fail "extracting $deb failed"
+        next=()
+        for m in "${todo[@]}"; do
+            [[ -s $tree.new/modules/$m.ko ]] && continue
+            f=$(find "$x" -name "$m.ko*" | head -1)
+            [[ -n $f ]] || tif_fail "$deb has no module $m"
+            case $f in
+            *.xz) xz -dc "$f" >"$tree.new/modules/$m.ko" ;;
+            *.zst) zstd -qdc "$f" >"$tree.new/modules/$m.ko" ;;
+            *) cp "$f" "$tree.new/modules/$m.ko" ;;
+            esac
+            for f in $(modinfo -F depends "$tree.new/modules/$m.ko" | tr , ' '); do
+                [[ -s $tree.new/modules/$f.ko ]] || next+=("$f")
+            done
+        done
+        ((${#next[@]})) || break
+        mapfile -t todo < <(printf '%s\n' "${next[@]}" | sort -u)
+        want=()
+    done
+    cp "$x"/boot/vmlinuz-* "$tree.new/vmlinuz"
+    basename "$deb" >"$tree.new/version"
+    rm -rf "$x" "$tree"
+    mv "$tree.new" "$tree"
+    echo "$tree"
+}
+
+# tif__download_kernel SUITE: resolves the suite's current kernel package and downloads it
+# into the cache (once); prints the .deb's path.
+tif__download_kernel() {
+    local suite=$1 top="$TIF_KERNEL_CACHE/$1"
+    local d="$top/apt"
     mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/empty" "$top/deb"
     echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
         "http://deb.debian.org/debian $suite main" >"$d/sources.list"
@@ -49,61 +105,57 @@ tif_fetch_kernel() {
             tif_skip_or_fail "download of $pkg failed: $(tail -2 "$top/apt-download.log")"
         deb=$(ls "$top/deb/${pkg}_"*.deb | tail -1)
     fi
-    # Extract only what the guest needs into a fresh tree, then swap it in.
-    local x="$top/extract"
-    rm -rf "$x" "$tree.new"
-    mkdir -p "$x" "$tree.new/modules"
-    local -a want=('./boot/vmlinuz-*')
-    local m f
-    for m in "${TIF_GUEST_MODULES[@]}"; do want+=("*/$m.ko*"); done
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$x" --wildcards "${want[@]}" ||
-        tif_fail "extracting $deb failed"
-    cp "$x"/boot/vmlinuz-* "$tree.new/vmlinuz"
-    for m in "${TIF_GUEST_MODULES[@]}"; do
-        f=$(find "$x" -name "$m.ko*" | head -1)
-        [[ -n $f ]] || tif_fail "$deb has no module $m"
-        case $f in
-        *.xz) xz -dc "$f" >"$tree.new/modules/$m.ko" ;;
-        *.zst) zstd -qdc "$f" >"$tree.new/modules/$m.ko" ;;
-        *) cp "$f" "$tree.new/modules/$m.ko" ;;
-        esac
-    done
-    basename "$deb" >"$tree.new/version"
-    rm -rf "$x" "$tree"
-    mv "$tree.new" "$tree"
-    echo "$tree"
+    echo "$deb"
 }
 
-# tif_build_base_initramfs EXE OUT: busybox, /init, EXE and curl with every library ldd lists,
-# as a gzip'd newc archive. The kernel unpacks concatenated archives, so the per-kernel modules
-# are a second archive appended to this one. Not busybox wget: static glibc's resolver
-# dlopen()s the libc we ship for the exporter and crashes.
+# tif_build_base_initramfs EXE OUT [INIT [BIN...]]: busybox, INIT (default guest_init.sh) as
+# /init, EXE, curl and the BINs (at their host paths) with every library ldd lists, as a gzip'd
+# newc archive. The kernel unpacks concatenated archives, so the per-kernel modules are a second
+# archive appended to this one. Not busybox wget: static glibc's resolver dlopen()s the libc we
+# ship for the exporter and crashes.
 tif_build_base_initramfs() {
-    local exe=$1 out=$2 root="$TIF_TMP/initramfs"
+    local exe=$1 out=$2 init=${3:-$TIF_REPO_ROOT/tests/kernel/guest_init.sh} root="$TIF_TMP/initramfs"
+    local -a bins=("$(command -v curl)" "${@:4}")
     rm -rf "$root"
     mkdir -p "$root/bin" "$root/usr/bin" "$root/modules"
     cp /bin/busybox "$root/bin/busybox"
-    install -m 755 "$TIF_REPO_ROOT/tests/kernel/guest_init.sh" "$root/init"
+    install -m 755 "$init" "$root/init"
     # A stripped copy: the debug info is of no use in the guest and would triple the archive.
     strip -o "$root/usr/bin/traceiface" "$exe" || cp "$exe" "$root/usr/bin/traceiface"
-    cp "$(command -v curl)" "$root/usr/bin/curl"
-    local lib
+    local lib b
+    for b in "${bins[@]}"; do
+        mkdir -p "$root$(dirname "$b")"
+        cp "$b" "$root$b"
+    done
     # "libx.so.1 => /path (0x..)" and the loader's "/lib64/ld-linux-x86-64.so.2 (0x..)".
     while read -r lib; do
         mkdir -p "$root$(dirname "$lib")"
         cp -L "$lib" "$root$lib"
-    done < <({ ldd "$exe" && ldd "$(command -v curl)"; } |
+    done < <(for b in "$exe" "${bins[@]}"; do ldd "$b"; done |
         awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u)
     [[ -n $(ls "$root"/lib64/ld-linux* 2>/dev/null) ]] || tif_fail "ldd listed no loader for $exe"
     (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out"
 }
 
-# tif_build_modules_initramfs TREE OUT: the kernel's modules under /modules.
+# tif_build_modules_initramfs TREE OUT [MODULE...]: the MODULEs (default TIF_GUEST_MODULES)
+# and what they depend on under /modules, and /modules/order listing them dependencies first:
+# nothing in the guest runs depmod/modprobe, its /init insmods in that order.
 tif_build_modules_initramfs() {
-    local tree=$1 out=$2 root="$TIF_TMP/modroot"
+    local tree=$1 out=$2 root="$TIF_TMP/modroot" m
+    shift 2
+    local -a mods=("$@")
+    ((${#mods[@]})) || mods=("${TIF_GUEST_MODULES[@]}")
     rm -rf "$root"
     mkdir -p "$root/modules"
-    cp "$tree"/modules/*.ko "$root/modules/"
+    tif__module_order() {
+        local d
+        [[ -e $root/modules/$1.ko ]] && return 0
+        [[ -s $tree/modules/$1.ko ]] || tif_fail "module $1 is not in $tree"
+        for d in $(modinfo -F depends "$tree/modules/$1.ko" | tr , ' '); do tif__module_order "$d"; done
+        cp "$tree/modules/$1.ko" "$root/modules/"
+        echo "$1.ko" >>"$root/modules/order"
+    }
+    for m in "${mods[@]}"; do tif__module_order "$m"; done
     (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out"
 }
 

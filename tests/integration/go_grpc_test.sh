@@ -4,8 +4,9 @@
 # connection of an RPC with a traceparent in its metadata is bound to its trace: the server
 # socket's retransmit lines carry the trace id and the RPC's name (every one while the
 # connection is established: bound from the RPC's start until the stream's tail is
-# acknowledged), and the OpenMetrics exposition carries it as an exemplar. An RPC without
-# traceparent on a new connection is never bound. The server starts before traceiface: its
+# acknowledged), and the OpenMetrics exposition carries it as an exemplar. On a connection
+# kept open, the next RPC binds its own trace, one without traceparent none (the earlier
+# binding is undone). An RPC without traceparent on a new connection is never bound. The server starts before traceiface: its
 # RPCs are served anyway, the misses counted, and it finds the span socket once traceiface
 # is up.
 set -euo pipefail
@@ -43,9 +44,10 @@ for _ in $(seq 100); do grep -q listening "$TIF_TMP/grpcserver.log" && break; sl
 grep -q listening "$TIF_TMP/grpcserver.log" ||
     tif_fail "gRPC server did not start: $(cat "$TIF_TMP/grpcserver.log")"
 addr=$TIF_NS_IP:$port
-# call [TRACEPARENT]: one Download RPC on a new connection; prints "client_port bytes".
+# call [TRACEPARENT|-,...]: Download RPCs one after the other on a new connection, one per
+# traceparent ("-" or none: without); prints "client_port bytes" per RPC.
 call() {
-    timeout 150 "$client_bin" -addr "$addr" -size "$size" -timeout 120s ${1:+-traceparent "$1"}
+    timeout 150 "$client_bin" -addr "$addr" -size "$size" -timeout 120s -traceparent "${1:--}"
 }
 stats() { timeout 20 "$client_bin" -addr "$addr" -timeout 10s -stats | jq -r ".$1"; }
 rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
@@ -108,7 +110,41 @@ grep -q "^traceiface_tcp_retransmit_segments_total{iface=\"$TIF_HOST_IF\",.*# {t
     <<<"$om" || tif_fail "no retransmit exemplar with trace_id $ta on $TIF_HOST_IF"
 echo "the OpenMetrics exposition carries trace_id $ta as an exemplar"
 
-# ---- 2. an RPC without traceparent on a new connection: never bound ----------------------
+# ---- 2. RPCs one after the other on one connection: each its own trace, or none ----------
+tb=$(rand_hex 16) sb=$(rand_hex 8) tc=$(rand_hex 16) sc=$(rand_hex 8)
+call "00-$tb-$sb-01,00-$tc-$sc-01,-" >"$TIF_TMP/call-b.txt" || tif_fail "RPCs B, C, - failed"
+mapfile -t rows <"$TIF_TMP/call-b.txt"
+((${#rows[@]} == 3)) || tif_fail "the client reported ${#rows[@]} RPCs: ${rows[*]}"
+read -r pb b1 <<<"${rows[0]}"
+read -r pb2 b2 <<<"${rows[1]}"
+read -r pb3 b3 <<<"${rows[2]}"
+[[ $pb == "$pb2" && $pb == "$pb3" ]] || tif_fail "the RPCs did not share one connection: ${rows[*]}"
+[[ $b1 == "$size" && $b2 == "$size" && $b3 == "$size" ]] || tif_fail "short streams: ${rows[*]}"
+settle "$pb"
+n_b=$(lines "$pb" | count "true")
+bound_b=$(lines "$pb" | count ".trace_id == \"$tb\" and .span_id == \"$sb\" and .name == \"$name\"")
+bound_c=$(lines "$pb" | count ".trace_id == \"$tc\" and .span_id == \"$sc\" and .name == \"$name\"")
+unbound=$(lines "$pb" | count '.state == "ESTABLISHED" and (has("trace_id") | not)')
+echo "connection B (client port $pb): $n_b lines, $bound_b with trace B, $bound_c with trace C," \
+    "$unbound established without trace_id"
+tif_assert_cmp "$bound_b" ">=" 1 "lines of the first RPC's trace"
+tif_assert_cmp "$bound_c" ">=" 1 "lines of the second RPC's trace (rebound on the open connection)"
+tif_assert_cmp "$unbound" ">=" 1 "lines without trace_id of the third RPC (no traceparent)"
+stray=$(lines "$pb" | count "has(\"trace_id\") and .trace_id != \"$tb\" and .trace_id != \"$tc\"")
+tif_assert_cmp "$stray" "==" 0 "lines of connection B with a foreign trace_id"
+# Each trace's lines end before the next RPC's begin (ts: fixed-width RFC 3339).
+ts_of() { lines "$pb" | jq -r -s "[.[] | select($1) | .ts] | $2"; }
+last_b=$(ts_of ".trace_id == \"$tb\"" max) first_c=$(ts_of ".trace_id == \"$tc\"" min)
+last_c=$(ts_of ".trace_id == \"$tc\"" max)
+first_unbound=$(ts_of '.state == "ESTABLISHED" and (has("trace_id") | not)' min)
+[[ $last_b < $first_c ]] || tif_fail "a line of trace C ($first_c) before the last of trace B ($last_b)"
+[[ $last_c < $first_unbound ]] ||
+    tif_fail "an unbound line ($first_unbound) before the last line of trace C ($last_c)"
+# C's binding is undone when the third RPC starts, if its drain had not already (B's too,
+# unless C's bind came first): one or two unbind frames.
+tif_assert_cmp "$(stats Unbound)" ">=" 1 "unbind frames (C's binding, undone for the third RPC)"
+
+# ---- 3. an RPC without traceparent on a new connection: never bound ----------------------
 call >"$TIF_TMP/call-d.txt" || tif_fail "RPC D failed"
 read -r pd bytes <"$TIF_TMP/call-d.txt"
 [[ $bytes == "$size" ]] || tif_fail "RPC D got $bytes bytes, want $size"
@@ -119,11 +155,11 @@ echo "connection D (client port $pd): $n_d lines, $traced_d with a trace_id"
 tif_assert_cmp "$n_d" ">=" 1 "retransmit lines of the connection without traceparent"
 tif_assert_cmp "$traced_d" "==" 0 "lines with a trace_id on a connection never bound"
 
-# ---- 3. a malformed traceparent: served, counted, nothing bound -------------------------
+# ---- 4. a malformed traceparent: served, counted, nothing bound -------------------------
 size=1000 call "00-00000000000000000000000000000000-$(rand_hex 8)-01" >/dev/null ||
     tif_fail "RPC with a malformed traceparent failed"
 tif_assert_cmp "$(stats Malformed)" "==" 1 "malformed traceparents counted"
-tif_assert_cmp "$(stats Bound)" "==" 1 "binds (A only)"
+tif_assert_cmp "$(stats Bound)" "==" 3 "binds (A, B, C)"
 tif_assert_cmp "$(stats Dropped)" "==" 0 "dropped frames"
 for r in malformed oversize unauthorized spoofed rate_limited; do
     tif_assert_cmp "$(tif_metric_sum "$metrics" "traceiface_span_frames_total\\{result=\"$r\"\\}")" \

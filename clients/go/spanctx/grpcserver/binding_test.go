@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
 
 	"traceiface.local/spanctx"
@@ -129,6 +130,37 @@ func TestStreamsLastBindWins(t *testing.T) {
 	wait(t, doneA)
 	e.checkUnbind(e.span.Next(5*time.Second), cookie)
 	e.checkStats(grpcserver.Stats{RPCs: n + 3, Bound: n + 1, Unbound: 2, NoTraceparent: 2})
+}
+
+// grpc's writer still holds the tail of a stream whose handler has returned (the client's
+// HTTP/2 window is full, while the kernel's send queue is empty): the binding stays until
+// grpc has written it all, and is undone once it was acknowledged.
+func TestUnbindAfterGrpcWroteTheTail(t *testing.T) {
+	e := newEnv(t, nil)
+	// A fixed 64 KiB window (no BDP estimation): most of the response waits in grpc.
+	c := e.dial(nil, grpc.WithInitialWindowSize(1<<16), grpc.WithInitialConnWindowSize(1<<16))
+	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(),
+		"traceparent", tp(8)), 20*time.Second)
+	defer cancel()
+	s, err := c.cc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true},
+		streaming, grpc.CallContentSubtype(codecName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SendMsg([]byte("big")); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseSend()
+	fr := e.span.Next(5 * time.Second)
+	e.checkBind(fr, tp(8), "gRPC "+streaming, c)
+	e.entered("big sent")
+	e.span.None(500*time.Millisecond, "the stream's tail is still in grpc's writer")
+	var resp []byte
+	if err := s.RecvMsg(&resp); err != nil || len(resp) != bigSize {
+		t.Fatalf("got %d bytes, %v", len(resp), err)
+	}
+	e.checkUnbind(e.span.Next(5*time.Second), fr.Cookie)
+	e.checkStats(grpcserver.Stats{RPCs: 1, Bound: 1, Unbound: 1})
 }
 
 func TestMalformedTraceparentBindsNothing(t *testing.T) {

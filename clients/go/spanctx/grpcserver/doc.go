@@ -32,12 +32,13 @@
 // HTTP/2 multiplexes RPCs on one connection, which traceiface binds to one trace at a time:
 // each RPC binds the connection as it starts, the last one wins (retransmits may then carry
 // the trace of another RPC in flight on it). When the last RPC on the connection has ended
-// (stats.End: its status was handed to the transport), the binding is undone once the
-// kernel's send queue of the connection has drained (SIOCOUTQ: everything sent was
-// acknowledged, checked from 10 ms on, the interval doubling up to 1 s, at most a minute),
-// so retransmits of the response's tail still count for its trace while an idle connection
-// belongs to none. Bytes grpc itself still holds back then (HTTP/2 flow control of a slow
-// reader) are not waited for. When the connection closes the kernel deletes its binding.
+// and grpc has written all of it (after stats.End, grpc's writer may still hold its last
+// messages and trailers behind HTTP/2 flow control: the RPC's context is cancelled once they
+// were written), the binding is undone once the kernel's send queue of the connection has
+// drained (SIOCOUTQ: everything sent was acknowledged, checked from 10 ms on, the interval
+// doubling up to 1 s, at most a minute), so retransmits of the response's tail still count
+// for its trace while an idle connection belongs to none. When the connection closes the
+// kernel deletes its binding.
 //
 // Frames are sent without ever waiting (spanctx.Client.TryBind): when traceiface is absent,
 // restarting or not keeping up, RPCs are served as usual and the miss is counted (Stats).

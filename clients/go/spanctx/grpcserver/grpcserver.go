@@ -115,9 +115,9 @@ func (m *Middleware) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context
 	return ctx
 }
 
-// HandleRPC binds at the RPC's Begin and ends its unit of work at its End: grpc reports both
-// for every RPC it processes (an unknown method's is refused before Begin), from one
-// goroutine, End after the status was written.
+// HandleRPC binds at the RPC's Begin and ends its unit of work after its End: grpc reports
+// both for every RPC it processes (an unknown method's is refused before Begin), from one
+// goroutine.
 func (m *Middleware) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	if !s.IsClient() {
 		switch s.(type) {
@@ -125,7 +125,7 @@ func (m *Middleware) HandleRPC(ctx context.Context, s stats.RPCStats) {
 			m.begin(ctx)
 		case *stats.End:
 			if r, ok := ctx.Value(rpcKey{}).(*rpc); ok && r.conn != nil {
-				r.conn.End()
+				endWhenWritten(ctx, r.conn)
 				r.conn = nil
 			}
 		}
@@ -178,4 +178,21 @@ func (m *Middleware) name(fullMethod string) string {
 		return m.Name(fullMethod)
 	}
 	return "gRPC " + fullMethod
+}
+
+// endWhenWritten ends the RPC's unit of work on cs once grpc has written all of it to the
+// socket. stats.End comes when the status was handed to the transport, whose writer may
+// still hold messages and the trailers behind HTTP/2 flow control (the kernel's queue can be
+// empty meanwhile); the RPC's context is cancelled when the writer has sent the trailers (the
+// stream is deleted then), or when the stream or connection is torn down.
+func endWhenWritten(ctx context.Context, cs *connbind.Conn) {
+	select {
+	case <-ctx.Done():
+		cs.End()
+	default:
+		go func() {
+			<-ctx.Done()
+			cs.End()
+		}()
+	}
 }

@@ -52,6 +52,8 @@ func init() { encoding.RegisterCodec(rawCodec{}) }
 
 type svc interface{}
 
+const bigSize = 200 << 10
+
 type gates struct {
 	m       sync.Map // request → chan struct{}: the handler blocks until it is closed
 	entered chan string
@@ -90,6 +92,11 @@ func (g *gates) desc() *grpc.ServiceDesc {
 			Handler: func(_ interface{}, ss grpc.ServerStream) error {
 				var req []byte
 				if err := ss.RecvMsg(&req); err != nil {
+					return err
+				}
+				if string(req) == "big" { // a response larger than the client's window
+					err := ss.SendMsg(make([]byte, bigSize))
+					g.entered <- "big sent"
 					return err
 				}
 				g.pass(ss.Context(), req)
@@ -173,8 +180,8 @@ type client struct {
 	local string // its address
 }
 
-// dial connects with creds (nil: insecure).
-func (e *env) dial(creds credentials.TransportCredentials) *client {
+// dial connects with creds (nil: insecure) and opts.
+func (e *env) dial(creds credentials.TransportCredentials, opts ...grpc.DialOption) *client {
 	e.t.Helper()
 	c := &client{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -183,14 +190,14 @@ func (e *env) dial(creds credentials.TransportCredentials) *client {
 	if creds != nil {
 		sec = grpc.WithTransportCredentials(creds)
 	}
-	opts := []grpc.DialOption{grpc.WithBlock(), sec,
+	opts = append(opts, grpc.WithBlock(), sec,
 		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
 			conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", a)
 			if err == nil {
 				c.local = conn.LocalAddr().String()
 			}
 			return conn, err
-		})}
+		}))
 	cc, err := grpc.DialContext(ctx, e.addr, opts...)
 	if err != nil {
 		e.t.Fatal(err)

@@ -1,8 +1,9 @@
-// client: calls the example server's Download on a new connection, with the traceparent
-// given in its metadata, and prints "LOCAL_PORT BYTES" (LOCAL_PORT: the connection's port on
+// client: calls the example server's Download on a new connection, once per traceparent of
+// -traceparent (comma-separated, "-" for an RPC without; one after the other on the same
+// connection), and prints "LOCAL_PORT BYTES" per RPC (LOCAL_PORT: the connection's port on
 // this side); or, with -stats, prints the server's counters (JSON).
 //
-//	go run ./example/client -addr 127.0.0.1:50051 -size 30000000 -traceparent 00-...-01
+//	go run ./example/client -addr 127.0.0.1:50051 -size 30000000 -traceparent 00-...-01,-
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -23,7 +25,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:50051", "server address")
 	size := flag.Int("size", 30000000, "bytes to download")
-	tp := flag.String("traceparent", "", "W3C traceparent to send (none when empty)")
+	tps := flag.String("traceparent", "-", `W3C traceparents, one RPC each ("-": none)`)
 	showStats := flag.Bool("stats", false, "print the server's counters instead")
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after")
 	flag.Parse()
@@ -53,31 +55,43 @@ func main() {
 		fmt.Println(string(out))
 		return
 	}
-	if *tp != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", *tp)
+	for _, tp := range strings.Split(*tps, ",") {
+		n, err := download(ctx, conn, *size, tp, call)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(local.(*net.TCPAddr).Port, n)
+	}
+}
+
+// download calls Download for size bytes with traceparent tp ("-": none), returns the bytes
+// received.
+func download(ctx context.Context, conn *grpc.ClientConn, size int, tp string,
+	call grpc.CallOption) (int, error) {
+	if tp != "-" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", tp)
 	}
 	desc := &grpc.StreamDesc{StreamName: "Download", ServerStreams: true}
 	stream, err := conn.NewStream(ctx, desc, blob.Download, call)
 	if err != nil {
-		log.Fatal(err)
+		return 0, err
 	}
-	if err := stream.SendMsg([]byte(fmt.Sprint(*size))); err != nil {
-		log.Fatal(err)
+	if err := stream.SendMsg([]byte(fmt.Sprint(size))); err != nil {
+		return 0, err
 	}
 	if err := stream.CloseSend(); err != nil {
-		log.Fatal(err)
+		return 0, err
 	}
 	n := 0
 	for {
 		var msg []byte
 		err := stream.RecvMsg(&msg)
 		if err == io.EOF {
-			break
+			return n, nil
 		}
 		if err != nil {
-			log.Fatal(err)
+			return n, err
 		}
 		n += len(msg)
 	}
-	fmt.Println(local.(*net.TCPAddr).Port, n)
 }

@@ -12,6 +12,8 @@ using prometheus::MetricType;
 namespace {
 // A pipeline's held events over every (iface, event); 0 without a pre-limiter.
 Result<uint64_t> held_sum(const EventPipeline& p) {
+    if (p.held_total)
+        return p.held_total();
     if (!p.held)
         return uint64_t(0);
     auto h = p.held();

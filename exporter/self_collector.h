@@ -20,6 +20,9 @@ struct EventPipeline {
     // Events the probe kept in the kernel over the log limit, by (iface, event); empty for a
     // probe without a pre-limiter.
     HeldSource held{};
+    // All events held since start, vanished interfaces' included (held's labels leave with
+    // their interfaces); when unset, the sum of held.
+    std::function<Result<uint64_t>()> held_total{};
 };
 
 // The sum of every pipeline's held events (0 where a read fails).

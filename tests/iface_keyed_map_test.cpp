@@ -108,6 +108,8 @@ TEST_CASE("a vanished interface's key stays for the grace, then is deleted") {
     CHECK(labels.count("veth1") == 0);
     CHECK(labels.count("eth0") == 1);
     CHECK(km.entries() == 2);
+    // Their series ended: their counts are retired (for totals over every interface).
+    CHECK(km.retired() == std::vector<uint64_t>{20 + 30, 1 + 1});
 }
 
 TEST_CASE("an interface back under its name within the grace continues; no series goes back") {
@@ -134,6 +136,8 @@ TEST_CASE("an interface back under its name within the grace continues; no serie
     CHECK(!m.has(new_key));
     CHECK(by_label(m, km).count("veth1") == 0);
     CHECK(km.carried().empty());
+    // Carried 105 plus the new key's own 7, and each key's second field (1 each).
+    CHECK(km.retired() == std::vector<uint64_t>{107, 2});
 }
 
 TEST_CASE("near capacity dead keys go early, oldest-dead first; live keys stay") {

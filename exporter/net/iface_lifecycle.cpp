@@ -43,6 +43,13 @@ std::vector<IfaceKeyedMap::Carried> IfaceKeyedMap::carried() const {
     return out;
 }
 
+std::vector<uint64_t> IfaceKeyedMap::retired() const {
+    std::lock_guard lk(mu_);
+    auto r = retired_;
+    r.resize(value_u64s_, 0);
+    return r;
+}
+
 size_t IfaceKeyedMap::entries() const {
     std::lock_guard lk(mu_);
     return entries_;
@@ -115,6 +122,11 @@ IfaceKeyedMap::SweepStats IfaceKeyedMap::sweep(const IfaceLiveness& live, int64_
         }
     std::map<std::string, std::vector<uint64_t>> carry_add;
     std::set<std::string> carry_drop;
+    std::vector<uint64_t> retire(value_u64s_, 0);
+    auto retire_add = [&](const std::vector<uint64_t>& v) {
+        for (size_t f = 0; f < value_u64s_ && f < v.size(); ++f)
+            retire[f] += v[f];
+    };
     auto hold = hold_sweep(); // a reader sees a key either in the map or in the carry
     for (const auto& k : doomed) {
         auto v = read_value(k);
@@ -126,8 +138,11 @@ IfaceKeyedMap::SweepStats IfaceKeyedMap::sweep(const IfaceLiveness& live, int64_
         dead_since_.erase(k);
         carry_drop.insert(k);
         auto s = survivor.find({label_of(k), k.substr(sizeof(tif_iface_ref))});
-        if (s == survivor.end() || !v)
-            continue; // the series ends with its last key
+        if (s == survivor.end() || !v) { // the series ends with its last key
+            if (v)
+                retire_add(*v);
+            continue;
+        }
         auto& add = carry_add[s->second];
         add.resize(value_u64s_, 0);
         for (size_t f = 0; f < value_u64s_; ++f)
@@ -145,6 +160,8 @@ IfaceKeyedMap::SweepStats IfaceKeyedMap::sweep(const IfaceLiveness& live, int64_
             add.resize(value_u64s_, 0);
             for (size_t f = 0; f < value_u64s_; ++f)
                 add[f] += it->second[f];
+        } else {
+            retire_add(it->second);
         }
         carry_.erase(it);
     }
@@ -155,9 +172,17 @@ IfaceKeyedMap::SweepStats IfaceKeyedMap::sweep(const IfaceLiveness& live, int64_
             c[f] += add[f];
     }
     // Carries on keys that left the map some other way end with them.
-    for (auto it = carry_.begin(); it != carry_.end();)
-        it =
-            present.count(it->first) && !doomed.count(it->first) ? std::next(it) : carry_.erase(it);
+    for (auto it = carry_.begin(); it != carry_.end();) {
+        if (present.count(it->first) && !doomed.count(it->first)) {
+            ++it;
+            continue;
+        }
+        retire_add(it->second);
+        it = carry_.erase(it);
+    }
+    retired_.resize(value_u64s_, 0);
+    for (size_t f = 0; f < value_u64s_; ++f)
+        retired_[f] += retire[f];
     entries_ = remaining;
     deleted_grace_ += st.deleted_grace;
     deleted_capacity_ += st.deleted_capacity;

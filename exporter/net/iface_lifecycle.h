@@ -82,6 +82,10 @@ class IfaceKeyedMap {
     uint32_t max_entries() const { return max_entries_; }
     size_t entries() const;
     uint64_t deleted(bool capacity) const;
+    // Per value field, the counts of deleted keys whose series ended (no key renders their
+    // label any more): totals over every interface, such as events_held_total, add them so
+    // they never go backwards when a vanished interface's key leaves.
+    std::vector<uint64_t> retired() const;
 
   private:
     std::string label_of(const std::string& key) const;
@@ -99,6 +103,7 @@ class IfaceKeyedMap {
     mutable std::mutex sweep_mu_;            // deletes + carries vs. readers
     mutable std::mutex mu_;                  // guards what scrapes read:
     std::map<std::string, std::vector<uint64_t>> carry_;
+    std::vector<uint64_t> retired_;
     size_t entries_ = 0;
     uint64_t deleted_grace_ = 0, deleted_capacity_ = 0;
 };

@@ -97,7 +97,8 @@ Status start_retransmit_module(DaemonContext& ctx) {
         ctx.iface_lifecycle->add_map(p->iface_keys());
     ctx.pipelines.push_back({"tcp_retransmit", [p] { return p->read_stats(); },
                              [r] { return r->consumed(); },
-                             [p, host] { return rtx_held_lines(*p, host, host_ifname); }});
+                             [p, host] { return rtx_held_lines(*p, host, host_ifname); },
+                             [p] { return rtx_held_total(*p); }});
     // The pre-limiter follows the log limit across reloads.
     ctx.on_reload.push_back([p](const Options& o) -> Status {
         p->set_log_limit(o.log_event_rate, o.log_event_burst);

@@ -86,7 +86,7 @@ int RetransmitProbe::events_map_fd() const {
     return bpf_map__fd(skel_->maps.rtx_events);
 }
 
-Result<std::vector<RtxSample>> RetransmitProbe::read_counts() const {
+Result<std::vector<RtxSample>> RetransmitProbe::read_counts(tif_rtx_counts* retired) const {
     std::vector<RtxSample> out;
     std::unique_lock<std::mutex> hold;
     if (keys_)
@@ -99,6 +99,13 @@ Result<std::vector<RtxSample>> RetransmitProbe::read_counts() const {
         return st.error();
     if (keys_)
         keys_->append_carried(out, &RtxSample::key, &RtxSample::counts);
+    if (retired) {
+        *retired = {};
+        if (keys_) {
+            auto r = keys_->retired();
+            std::memcpy(retired, r.data(), std::min(sizeof(*retired), r.size() * sizeof(r[0])));
+        }
+    }
     return out;
 }
 

@@ -45,7 +45,9 @@ class RetransmitProbe {
     int events_map_fd() const;
     std::vector<std::pair<std::string, int>> programs() const; // name, fd
     // The kernel's counters plus the counts the lifecycle carries for deleted keys.
-    Result<std::vector<RtxSample>> read_counts() const;
+    // `retired` (optional): the counts of vanished interfaces' deleted keys whose series ended,
+    // read in the same snapshot (IfaceKeyedMap::retired()).
+    Result<std::vector<RtxSample>> read_counts(tif_rtx_counts* retired = nullptr) const;
     // rtx_counts as the interface lifecycle sweeps it.
     std::shared_ptr<IfaceKeyedMap> iface_keys() const { return keys_; }
     Result<ProbeStats> read_stats() const;

@@ -31,6 +31,17 @@ Status RetransmitCollector::collect(std::vector<prometheus::MetricFamily>& out) 
     return Ok{};
 }
 
+Result<uint64_t> rtx_held_total(const RetransmitProbe& probe) {
+    tif_rtx_counts retired{};
+    auto samples = probe.read_counts(&retired);
+    if (!samples)
+        return samples.error();
+    uint64_t n = retired.held;
+    for (const auto& s : *samples)
+        n += s.counts.held;
+    return n;
+}
+
 Result<LogLimiter::Counts> rtx_held_lines(const RetransmitProbe& probe, uint32_t host_netns_ino,
                                           const IfNameLookup& names) {
     auto samples = probe.read_counts();

@@ -24,6 +24,10 @@ class RetransmitCollector : public Collector {
 
 // Retransmit events the probe kept in the kernel because their interface was over the log
 // limit, by (iface, "tcp_retransmit"): lines held back, like the log limiter's own.
+// Events the probe held in the kernel since start, over every interface, vanished ones
+// included: traceiface_events_held_total and the exit line's events_held.
+Result<uint64_t> rtx_held_total(const RetransmitProbe& probe);
+
 Result<LogLimiter::Counts> rtx_held_lines(const RetransmitProbe& probe, uint32_t host_netns_ino,
                                           const IfNameLookup& names);
 

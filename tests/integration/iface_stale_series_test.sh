@@ -120,6 +120,10 @@ sleep 1 # the ring buffer's flush interval and a sweep
 assert_all_present "$dev" "before the deletion" traceiface_packets_total traceiface_interface_info
 assert_keys "$ifindex" ">=" 1 "before the deletion"
 echo "series of $dev: $(series_of "$dev" | tr '\n' ' ')"
+# Totals over every interface keep what the vanished one's keys held when they leave.
+held() { tif_metric_sum "$metrics" '^traceiface_events_held_total\{probe="tcp_retransmit"\}'; }
+held_before=$(held)
+tif_assert_cmp "$held_before" ">" 0 "events held in the kernel for $dev (--log.event-rate=1)"
 ip link del "$dev"
 t0=$(now)
 sleep 1
@@ -131,6 +135,7 @@ assert_keys "$ifindex" "==" 0 "after the grace"
 deleted=$(tif_metric_sum "$metrics" \
     '^traceiface_bpf_map_keys_deleted_total\{map="rtx_counts",reason="grace"\}')
 tif_assert_cmp "$deleted" ">=" 1 "traceiface_bpf_map_keys_deleted_total{map=rtx_counts,reason=grace}"
+tif_assert_cmp "$(held)" ">=" "$held_before" "traceiface_events_held_total after $dev's keys left"
 for m in rtx_counts lat_hist conn_fail; do
     echo "map $m: entries $(tif_metric_sum "$metrics" "^traceiface_bpf_map_entries\\{map=\"$m\"\\}")" \
         "of $(tif_metric_sum "$metrics" "^traceiface_bpf_map_max_entries\\{map=\"$m\"\\}")"

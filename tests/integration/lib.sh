@@ -262,13 +262,15 @@ tif_start_exporter() {
     fi
 }
 
-# tif_wait_metric CMD OP VALUE SECS: poll until "$(CMD) OP VALUE".
+# tif_wait_metric CMD OP VALUE SECS: poll until "$(CMD) OP VALUE", for SECS seconds of wall
+# time (each poll may scrape; counting polls would stretch the wait).
 tif_wait_metric() {
-    local i v
-    for ((i = 0; i < $4 * 10; i++)); do
+    local v end=$((SECONDS + $4))
+    while :; do
         v=$($1)
         awk -v a="$v" -v b="$3" -v op="$2" 'BEGIN { exit !(op == ">=" ? a >= b : a == b) }' &&
             return 0
+        ((SECONDS < end)) || break
         sleep 0.1
     done
     tif_fail "$1: $v, want $2 $3 within $4 s"

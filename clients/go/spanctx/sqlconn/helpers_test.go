@@ -7,10 +7,8 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/jackc/pgx/v4"
 	"github.com/jackc/pgx/v4/stdlib"
@@ -51,19 +49,7 @@ func (d *dialed) cookies() []uint64 {
 	return out
 }
 
-func cookieOf(c net.Conn) uint64 {
-	raw, err := c.(syscall.Conn).SyscallConn()
-	if err != nil {
-		return 0
-	}
-	var cookie uint64
-	size := uint32(8)
-	raw.Control(func(fd uintptr) {
-		syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.SOL_SOCKET, 57, /* SO_COOKIE */
-			uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&size)), 0)
-	})
-	return cookie
-}
+var cookieOf = spantest.Cookie
 
 // drivers open a *sql.DB through b for each driver, recording its sockets. pgx runs with
 // sslmode=prefer: against this server without TLS it dials twice, the last socket counts.

@@ -61,8 +61,10 @@ snmp() { awk -v t="TIF-SNMP-$1" '$1 == t {print $2}' "$log"; }
 kern=$(($(snmp AFTER) - $(snmp BEFORE)))
 a=$(delta bsa) b=$(delta bsb) bond=$(delta bond0) lo=$(delta lo)
 grep -q '^TIF-AFTER bond0 ' "$log" || { dump; tif_fail "no egress retransmit series for bond0"; }
-echo "$suite: TcpRetransSegs +$kern; egress retransmits: bsa (tbf) $a + bsb $b = $((a + b)), bond0 $bond, lo $lo"
+drops=$(sed -n 's/^TIF-QDISC bsa [^(]*(dropped \([0-9]*\),.*/\1/p' "$log")
+echo "$suite: TcpRetransSegs +$kern; egress retransmits: bsa (tbf, ${drops:-?} drops) $a + bsb $b = $((a + b)), bond0 $bond, lo $lo"
 sed -n 's/^TIF-QDISC \(bs[ab]\) /  qdisc \1: /p' "$log" | cut -c1-200
+tif_assert_cmp "${drops:-0}" -gt 0 "drops by the tbf on bsa (no loss: the retransmits would be reordering's alone)"
 tif_assert_cmp "$a" -gt 0 "resent segments on the lossy slave bsa"
 tif_assert_cmp "$lo" -eq 0 "resent segments on lo (the exporter's HTTP; would spoil the oracle)"
 if ((a + b != kern || bond != kern)); then

@@ -40,8 +40,8 @@ tif_fetch_kernel() {
             return 0
         fi
         deb=$(ls "$top/deb/$(sed 's/_.*//' "$tree/version")_"*.deb 2>/dev/null | tail -1 || true)
-        for f in "$tree"/modules/*.ko; do [[ -e $f ]] && mods+=("$(basename "$f" .ko)"); done
     fi
+    for f in "$tree"/modules/*.ko; do [[ -e $f ]] && mods+=("$(basename "$f" .ko)"); done
     [[ -n $deb ]] || deb=$(tif__download_kernel "$suite") || exit $?
     # Each name once: tar reports a repeated pattern as not found (the first one took the file).
     mapfile -t mods < <(printf '%s\n' "${mods[@]}" | sort -u)

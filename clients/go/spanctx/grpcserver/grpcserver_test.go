@@ -37,6 +37,7 @@ const (
 	codecName = "tif-test-raw"
 	unary     = "/test.Svc/Unary"
 	streaming = "/test.Svc/Stream"
+	bigSize   = 200 << 10 // the streaming response to "big"
 )
 
 type rawCodec struct{}
@@ -50,9 +51,7 @@ func (rawCodec) Unmarshal(data []byte, v interface{}) error {
 
 func init() { encoding.RegisterCodec(rawCodec{}) }
 
-type svc interface{}
-
-const bigSize = 200 << 10
+type svc interface{} // the service's handler type: any
 
 type gates struct {
 	m       sync.Map // request → chan struct{}: the handler blocks until it is closed
@@ -126,7 +125,7 @@ func (c *cookies) of(remote string) uint64 {
 	return u
 }
 
-type env struct {
+type env struct { // one test's span socket, middleware and server
 	t       *testing.T
 	sock    string
 	span    *spantest.Server
@@ -241,9 +240,9 @@ func (c *client) call(method, req string, traceparents ...string) error {
 }
 
 // goCall runs call in the background; its error arrives on the channel.
-func (c *client) goCall(method, req string, traceparents ...string) chan error {
+func (c *client) goCall(method, req string, tps ...string) chan error {
 	ch := make(chan error, 1)
-	go func() { ch <- c.call(method, req, traceparents...) }()
+	go func() { ch <- c.call(method, req, tps...) }()
 	return ch
 }
 

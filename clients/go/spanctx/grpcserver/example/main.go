@@ -2,10 +2,16 @@
 // (the traceparent of its metadata), so traceiface's retransmit lines and exemplars for them
 // carry its trace id. Its service (package blob) streams N bytes per Download call.
 //
-//	go run ./example -listen 127.0.0.1:50051 &
-//	go run ./example/client -addr 127.0.0.1:50051 -size 30000000 \
+// Built against Debian's grpc-go in GOPATH mode (tests/go/gopath.sh; module mode would
+// need `go mod tidy` to fetch grpc first):
+//
+//	. tests/go/gopath.sh && tif_gopath_env /tmp/gp
+//	go build -o /tmp/grpcserver traceiface.local/spanctx/grpcserver/example
+//	go build -o /tmp/grpcclient traceiface.local/spanctx/grpcserver/example/client
+//	/tmp/grpcserver -listen 127.0.0.1:50051 &
+//	/tmp/grpcclient -addr 127.0.0.1:50051 -size 30000000 \
 //	    -traceparent 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
-//	go run ./example/client -addr 127.0.0.1:50051 -stats
+//	/tmp/grpcclient -addr 127.0.0.1:50051 -stats
 package main
 
 import (

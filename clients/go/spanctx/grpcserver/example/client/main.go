@@ -3,7 +3,7 @@
 // connection), and prints "LOCAL_PORT BYTES" per RPC (LOCAL_PORT: the connection's port on
 // this side); or, with -stats, prints the server's counters (JSON).
 //
-//	go run ./example/client -addr 127.0.0.1:50051 -size 30000000 -traceparent 00-...-01,-
+//	grpcclient -addr 127.0.0.1:50051 -size 30000000 -traceparent 00-...-01,-
 package main
 
 import (

@@ -15,8 +15,8 @@ export PATH=/bin:/usr/bin LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-
 # iproute2's ip and tc (shipped at their host paths), not busybox's, which cannot make veths
 # or a tbf, nor name a netns. Functions: this busybox's sh prefers its applets to the PATH.
 for sbin in /usr/sbin /sbin /usr/bin; do [ -x $sbin/ip ] && [ ! -L $sbin/ip ] && break; done
-ip() { $sbin/ip "$@"; }
-tc() { $sbin/tc "$@"; }
+ip() { "$sbin/ip" "$@"; }
+tc() { "$sbin/tc" "$@"; }
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t bpf bpf /sys/fs/bpf
@@ -97,7 +97,20 @@ echo "TIF-SNMP-BEFORE $(retrans)"
 t0=$(cut -d" " -f1 /proc/uptime)
 # nc shuts its sending side down at stdin EOF and exits at the sink's FIN, i.e. once every
 # byte and our FIN were acknowledged: nothing of this flow can be resent after it returns.
-timeout "$secs" cat /dev/zero | timeout 120 nc 10.77.0.2 5001 >/dev/null
+timeout "$secs" cat /dev/zero | timeout $((secs + 90)) nc 10.77.0.2 5001 >/dev/null &
+up=$!
+i=0
+while kill -0 $up 2>/dev/null; do
+    # Still going 20 s after the data ended: show the flow (tx queue, timer, retransmits).
+    if [ $i -eq $(((secs + 20) * 5)) ]; then
+        echo "TIF-WARN upload still running at $(cut -d" " -f1 /proc/uptime) s:"
+        grep -i ':138[9] ' /proc/net/tcp | sed 's/^/TIF-WARN /'
+        echo "TIF-WARN $(tc -s qdisc show dev bsa | head -3 | tr '\n' ' ')"
+    fi
+    sleep 0.2
+    i=$((i + 1))
+done
+wait $up
 echo "TIF-UPLOAD rc $? bytes $(wc -c </tmp/sink.out) from $t0 to $(cut -d" " -f1 /proc/uptime) s"
 sleep 1
 echo "TIF-SNMP-AFTER $(retrans)"

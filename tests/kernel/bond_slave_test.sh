@@ -22,6 +22,7 @@ ldd /bin/busybox >/dev/null 2>&1 && tif_skip_or_fail "/bin/busybox is dynamic: i
 suite=${TIF_BOND_KERNEL:-bookworm}
 TIMEOUT_S=120 # with KVM: boot ~2 s, exporter start, 5 s of upload
 [[ -r /dev/kvm && -w /dev/kvm && ${TIF_QEMU_ACCEL:-} != tcg ]] || TIMEOUT_S=400
+TIMEOUT_S=${TIF_BOND_TIMEOUT:-$TIMEOUT_S} # whole VM, seconds
 
 start=$SECONDS
 tree=$(tif_fetch_kernel "$suite" "${TIF_GUEST_MODULES[@]}" bonding veth sch_tbf)

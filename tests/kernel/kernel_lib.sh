@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Helpers of old_kernel_test.sh: fetch a Debian release's packaged kernel, build the initramfs,
-# boot it. Source after tests/integration/lib.sh (uses TIF_TMP, tif_fail, tif_cleanup_push).
+# Helpers of old_kernel_test.sh and bond_slave_test.sh: fetch a Debian release's packaged
+# kernel with the modules a test names, build the initramfs, boot it. Source after
+# tests/integration/lib.sh (uses TIF_TMP, tif_fail, tif_cleanup_push).
 #
 # Downloads go to $TIF_BUILD_DIR/old-kernels/<suite>/ and are reused on every later run without
 # touching the network (TIF_OLD_KERNEL_REFRESH=1 resolves the newest kernel again). apt runs
@@ -9,7 +10,8 @@
 # (Debian's keyring) and the .deb's SHA256 from the signed index.
 
 TIF_KERNEL_CACHE=${TIF_KERNEL_CACHE:-$TIF_BUILD_DIR/old-kernels}
-# Guest modules: clsact (sch_ingress) and cls_bpf, which Debian builds as modules.
+# Guest modules every test needs: clsact (sch_ingress) and cls_bpf, which Debian builds as
+# modules.
 TIF_GUEST_MODULES=(sch_ingress cls_bpf)
 
 tif__apt() {

@@ -2,10 +2,10 @@
 # shellcheck shell=dash
 # /init of the bond-slave test's initramfs (see bond_slave_test.sh). Builds bond0 (balance-rr:
 # one flow's segments alternate between the slaves) over two veths whose peers form bond1 in
-# the netns "rx"; a tbf on slave bsa only makes the loss. Runs the exporter on lo, bond0 and
-# both slaves, uploads through bond0 with busybox nc, and prints the kernel's TcpRetransSegs
-# before/after and the exporter's metrics between TIF-* marker lines, then powers off. Every
-# step is bounded; the host gives up on the whole VM after its own timeout anyway.
+# the netns "rx"; netem loss on slave bsa alone makes the retransmits. Runs the exporter on lo,
+# bond0 and both slaves, uploads through bond0 with busybox nc, and prints the kernel's
+# TcpRetransSegs before/after and the exporter's metrics between TIF-* marker lines, then
+# powers off. Every step is bounded; the host gives up on the whole VM after its own timeout.
 /bin/busybox mkdir -p /dev /proc /sys /tmp /run
 /bin/busybox mount -t devtmpfs dev /dev
 # As in guest_init.sh: no /dev/console in the archive, take the serial console now.
@@ -13,7 +13,7 @@ exec 0</dev/console 1>/dev/console 2>&1
 /bin/busybox --install -s /bin
 export PATH=/bin:/usr/bin LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu
 # iproute2's ip and tc (shipped at their host paths), not busybox's, which cannot make veths
-# or a tbf, nor name a netns. Functions: this busybox's sh prefers its applets to the PATH.
+# or a qdisc, nor name a netns. Functions: this busybox's sh prefers its applets to the PATH.
 for sbin in /usr/sbin /sbin /usr/bin; do [ -x $sbin/ip ] && [ ! -L $sbin/ip ] && break; done
 ip() { "$sbin/ip" "$@"; }
 tc() { "$sbin/tc" "$@"; }
@@ -48,11 +48,12 @@ ip addr add 10.77.0.1/24 dev bond0
 ip -n rx addr add 10.77.0.2/24 dev bond1
 ip link set bond0 up
 ip -n rx link set bond1 up
-# The loss: a token bucket with a 1 ms queue on one slave; bsb has no qdisc and drops nothing
-# (balance-rr still sends retransmits over both). Well below half of what busybox nc pushes
-# under TCG (~7 Mbit/s), so that slave is the bottleneck: at 4mbit some runs dropped nothing.
-tc qdisc add dev bsa root tbf rate 1mbit burst 4kb latency 1ms ||
-    fail "tbf on bsa"
+# The loss: netem dropping 2% on one slave; bsb has no qdisc and drops nothing (balance-rr
+# still sends retransmits over both). Not a tbf as on the bridge test's ports: the bond hands
+# the slave qdisc's verdict back to TCP, which takes a tbf drop for local congestion and sends
+# the segment again as new data (seq == snd_nxt; no retransmit for it or us: ~500 drops gave
+# 2-8 retransmits). netem reports its losses as sent, like a lossy wire.
+tc qdisc add dev bsa root netem loss 2% || fail "netem on bsa"
 i=0
 until ping -c 1 -W 1 10.77.0.2 >/dev/null 2>&1; do
     i=$((i + 1))

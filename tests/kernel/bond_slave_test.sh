@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Retransmits per bond slave, which the host kernel (no bonding driver) cannot show: boots
 # Debian 12's packaged 6.1 kernel under qemu (as old_kernel_test.sh does) with bonding, veth
-# and sch_tbf; bond_guest_init.sh uploads through a balance-rr bond0 whose slave bsa alone
-# has a lossy tbf. The guest's only TCP besides the upload is the exporter's HTTP on lo, so the
+# and sch_netem; bond_guest_init.sh uploads through a balance-rr bond0 whose slave bsa alone
+# loses 2% (netem). The guest's only TCP besides the upload is the exporter's HTTP on lo, so the
 # sender netns' TcpRetransSegs delta is the kernel's count of the upload's retransmits. Asserts
 # that traceiface_tcp_egress_retransmit_segments_total of bsa + bsb equals it, that bond0's
 # own count equals it too, that bsa's is > 0, and that lo's is 0.
@@ -20,18 +20,18 @@ ldd /bin/busybox >/dev/null 2>&1 && tif_skip_or_fail "/bin/busybox is dynamic: i
 [[ $(uname -m) == x86_64 ]] || tif_skip_or_fail "the packaged kernels are amd64 (this is $(uname -m))"
 
 suite=${TIF_BOND_KERNEL:-bookworm}
-TIMEOUT_S=120 # with KVM: boot ~2 s, exporter start, 5 s of upload
+TIMEOUT_S=120 # with KVM: boot ~2 s, exporter start, 5 s of upload (TCG: ~30 s in all)
 [[ -r /dev/kvm && -w /dev/kvm && ${TIF_QEMU_ACCEL:-} != tcg ]] || TIMEOUT_S=400
 TIMEOUT_S=${TIF_BOND_TIMEOUT:-$TIMEOUT_S} # whole VM, seconds
 
 start=$SECONDS
-tree=$(tif_fetch_kernel "$suite" "${TIF_GUEST_MODULES[@]}" bonding veth sch_tbf)
+tree=$(tif_fetch_kernel "$suite" "${TIF_GUEST_MODULES[@]}" bonding veth sch_netem)
 echo "$suite: $(cat "$tree/version") (fetch/cache $((SECONDS - start)) s)"
 init="$TIF_REPO_ROOT/tests/kernel/bond_guest_init.sh"
 tif_build_base_initramfs "$TIF_BUILD_DIR/traceiface" "$TIF_TMP/base.cpio.gz" "$init" \
     "$(command -v ip)" "$(command -v tc)"
 tif_build_modules_initramfs "$tree" "$TIF_TMP/modules.cpio.gz" \
-    "${TIF_GUEST_MODULES[@]}" bonding veth sch_tbf
+    "${TIF_GUEST_MODULES[@]}" bonding veth sch_netem
 cat "$TIF_TMP/base.cpio.gz" "$TIF_TMP/modules.cpio.gz" >"$TIF_TMP/initrd"
 log="$TIF_TMP/console.log"
 # Kept next to the cache for a look after a failure, a hung guest's too (the cleanup runs
@@ -66,9 +66,9 @@ kern=$(($(snmp AFTER) - $(snmp BEFORE)))
 a=$(delta bsa) b=$(delta bsb) bond=$(delta bond0) lo=$(delta lo)
 grep -q '^TIF-AFTER bond0 ' "$log" || { dump; tif_fail "no egress retransmit series for bond0"; }
 drops=$(sed -n 's/^TIF-QDISC bsa [^(]*(dropped \([0-9]*\),.*/\1/p' "$log")
-echo "$suite: TcpRetransSegs +$kern; egress retransmits: bsa (tbf, ${drops:-?} drops) $a + bsb $b = $((a + b)), bond0 $bond, lo $lo"
+echo "$suite: TcpRetransSegs +$kern; egress retransmits: bsa (netem, ${drops:-?} drops) $a + bsb $b = $((a + b)), bond0 $bond, lo $lo"
 sed -n 's/^TIF-QDISC \(bs[ab]\) /  qdisc \1: /p' "$log" | cut -c1-200
-tif_assert_cmp "${drops:-0}" -gt 0 "drops by the tbf on bsa (no loss: the retransmits would be reordering's alone)"
+tif_assert_cmp "${drops:-0}" -gt 0 "drops by the netem on bsa (no loss: the retransmits would be reordering's alone)"
 tif_assert_cmp "$a" -gt 0 "resent segments on the lossy slave bsa"
 tif_assert_cmp "$lo" -eq 0 "resent segments on lo (the exporter's HTTP; would spoil the oracle)"
 if ((a + b != kern || bond != kern)); then

@@ -103,6 +103,22 @@ struct {
     __type(value, struct tif_conn_fail_val);
 } conn_fail SEC(".maps");
 
+/* User space's alone (exporter/net/carry_store.h): counts of vanished interfaces' deleted keys
+ * of lat_hist and conn_fail that their series still show, pinned with them. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4097); /* lat_hist's + 1, set before load */
+    __type(key, struct tif_lat_key);
+    __type(value, struct tif_lat_hist_val);
+} lat_carry SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4097); /* conn_fail's + 1, set before load */
+    __type(key, struct tif_lat_key);
+    __type(value, struct tif_conn_fail_val);
+} fail_carry SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 64 * 1024);

@@ -45,6 +45,15 @@ struct {
     __type(value, struct tif_rtx_counts);
 } rtx_counts SEC(".maps");
 
+/* User space's alone (exporter/net/carry_store.h): counts of vanished interfaces' deleted keys
+ * that rtx_counts' series still show, pinned with it so a restart keeps them. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4097); /* rtx_counts' + 1, set before load */
+    __type(key, struct tif_rtx_key);
+    __type(value, struct tif_rtx_counts);
+} rtx_carry SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 256 * 1024);

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "bpf/bpf_maps.h"
@@ -193,6 +194,47 @@ TEST_CASE("a key that still counts is in use, whatever the liveness check says")
     CHECK(m.has(ns));
     km.sweep(live, 9 * kSec, 5 * kSec, labels); // idle since 4 s
     CHECK(!m.has(ns));
+}
+
+TEST_CASE("carried and retired counts outlive the process, in the carry map pinned beside") {
+    Map m(64);
+    const int carry = bpf_map_create(BPF_MAP_TYPE_HASH, "tif_carry", sizeof(tif_iface_ref),
+                                     sizeof(Val), 65, nullptr);
+    REQUIRE(carry >= 0);
+    auto with_store = [&] {
+        return std::make_unique<IfaceKeyedMap>(
+            "test", m.fd, sizeof(tif_iface_ref), 2, 64, kHost,
+            [](uint32_t) -> std::optional<std::string> { return std::nullopt; }, carry);
+    };
+    const auto old_key = ref(kHost, 7, "veth1"), new_key = ref(kHost, 9, "veth1"),
+               gone = ref(kHost, 8, "veth2");
+    m.put(old_key, 100);
+    m.put(gone, 40);
+    IfaceLiveness live(kHost);
+    live.set({}, {kHost});
+    std::set<std::string> labels;
+    {
+        auto km = with_store();
+        km->sweep(live, 0, 5 * kSec, labels);
+        live.set({{9, "veth1"}}, {kHost});
+        m.put(new_key, 5);
+        km->sweep(live, 6 * kSec, 5 * kSec, labels); // old veth1 carried, veth2 retired
+        CHECK(by_label(m, *km)["veth1"] == 105);
+        CHECK(km->retired() == std::vector<uint64_t>{40, 1});
+    } // the process ends; the kernel maps stay (pinned, in a real restart)
+    auto km = with_store();
+    CHECK(by_label(m, *km)["veth1"] == 105);
+    CHECK(km->retired() == std::vector<uint64_t>{40, 1});
+    // And the successor keeps the store in step: the carry ends with veth1's last key.
+    live.set({}, {kHost});
+    km->sweep(live, 7 * kSec, 5 * kSec, labels);
+    km->sweep(live, 12 * kSec, 5 * kSec, labels);
+    CHECK(km->carried().empty());
+    CHECK(km->retired() == std::vector<uint64_t>{40 + 105, 1 + 2});
+    auto again = with_store();
+    CHECK(again->carried().empty());
+    CHECK(again->retired() == std::vector<uint64_t>{145, 3});
+    close(carry);
 }
 
 TEST_CASE("the sweep interval: a quarter of the grace, 1 s to 30 s") {

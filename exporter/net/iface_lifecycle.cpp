@@ -12,9 +12,18 @@
 namespace tif {
 
 IfaceKeyedMap::IfaceKeyedMap(std::string name, int fd, uint32_t key_size, uint32_t value_u64s,
-                             uint32_t max_entries, uint32_t host_netns_ino, IfNameLookup names)
+                             uint32_t max_entries, uint32_t host_netns_ino, IfNameLookup names,
+                             int carry_fd)
     : name_(std::move(name)), fd_(fd), key_size_(key_size), value_u64s_(value_u64s),
-      max_entries_(max_entries), host_netns_ino_(host_netns_ino), names_(std::move(names)) {}
+      max_entries_(max_entries), host_netns_ino_(host_netns_ino), names_(std::move(names)) {
+    retired_.assign(value_u64s_, 0);
+    if (carry_fd < 0)
+        return;
+    store_.emplace(carry_fd, key_size_, value_u64s_);
+    if (auto st = store_->load(carry_, retired_); !st)
+        Log::msg(Level::warn, "could not read the carried counts a predecessor left",
+                 Fields{{"map", name_}, {"error", st.error().message()}});
+}
 
 std::string IfaceKeyedMap::label_of(const std::string& key) const {
     tif_iface_ref ref{};
@@ -183,6 +192,10 @@ IfaceKeyedMap::SweepStats IfaceKeyedMap::sweep(const IfaceLiveness& live, int64_
     retired_.resize(value_u64s_, 0);
     for (size_t f = 0; f < value_u64s_; ++f)
         retired_[f] += retire[f];
+    if (store_)
+        if (auto s = store_->save(carry_, retired_); !s)
+            Log::msg(Level::warn, "could not keep the carried counts for a successor",
+                     Fields{{"map", name_}, {"error", s.error().message()}});
     entries_ = remaining;
     deleted_grace_ += st.deleted_grace;
     deleted_capacity_ += st.deleted_capacity;

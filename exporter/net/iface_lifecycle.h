@@ -33,11 +33,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "metrics_registry.h"
+#include "net/carry_store.h"
 #include "net/iface_label.h"
 #include "net/iface_liveness.h"
 
@@ -47,8 +49,11 @@ class IfaceKeyedMap {
   public:
     // fd: a BPF_MAP_TYPE_PERCPU_HASH whose key starts with a tif_iface_ref and whose value is
     // value_u64s u64 fields. `names`: the same lookup the collectors label with.
+    // carry_fd: the CarryStore map pinned with it (-1: none; carries then end with the
+    // process), whose contents a predecessor left are taken over now.
     IfaceKeyedMap(std::string name, int fd, uint32_t key_size, uint32_t value_u64s,
-                  uint32_t max_entries, uint32_t host_netns_ino, IfNameLookup names);
+                  uint32_t max_entries, uint32_t host_netns_ino, IfNameLookup names,
+                  int carry_fd = -1);
 
     struct Carried {
         std::string key;             // raw kernel key bytes (key_size) carrying the counts
@@ -104,6 +109,7 @@ class IfaceKeyedMap {
     mutable std::mutex mu_;                  // guards what scrapes read:
     std::map<std::string, std::vector<uint64_t>> carry_;
     std::vector<uint64_t> retired_;
+    std::optional<CarryStore> store_;
     size_t entries_ = 0;
     uint64_t deleted_grace_ = 0, deleted_capacity_ = 0;
 };

@@ -64,8 +64,12 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
         return os_error(err, "size lat_hist");
     if (int err = bpf_map__set_max_entries(p->skel_->maps.conn_fail, opt.max_iface_keys))
         return os_error(err, "size conn_fail");
+    for (auto* m : {p->skel_->maps.lat_carry, p->skel_->maps.fail_carry})
+        if (int err = bpf_map__set_max_entries(m, opt.max_iface_keys + 1))
+            return os_error(err, std::string("size ") + bpf_map__name(m));
     if (opt.pins)
-        opt.pins->prepare(p->skel_->obj, "tcp_latency", {"lat_hist", "conn_fail"});
+        opt.pins->prepare(p->skel_->obj, "tcp_latency",
+                          {"lat_hist", "conn_fail", "lat_carry", "fail_carry"});
     if (auto st = load_skeleton(p->skel_.get(), "tcp_latency"); !st)
         return st.error();
     if (auto st = create_overflow_entries<tif_lat_hist_val>(p->skel_->maps.lat_hist, TIF_HIST_MAX,
@@ -80,11 +84,11 @@ Result<std::unique_ptr<LatencyProbe>> LatencyProbe::start(const Options& opt) {
     p->hist_keys_ = std::make_shared<IfaceKeyedMap>(
         "lat_hist", bpf_map__fd(p->skel_->maps.lat_hist), uint32_t(sizeof(tif_lat_key)),
         uint32_t(sizeof(tif_lat_hist_val) / 8), bpf_map__max_entries(p->skel_->maps.lat_hist),
-        opt.host_netns_ino, host_ifname);
+        opt.host_netns_ino, host_ifname, bpf_map__fd(p->skel_->maps.lat_carry));
     p->fail_keys_ = std::make_shared<IfaceKeyedMap>(
         "conn_fail", bpf_map__fd(p->skel_->maps.conn_fail), uint32_t(sizeof(tif_lat_key)),
         uint32_t(sizeof(tif_conn_fail_val) / 8), bpf_map__max_entries(p->skel_->maps.conn_fail),
-        opt.host_netns_ino, host_ifname);
+        opt.host_netns_ino, host_ifname, bpf_map__fd(p->skel_->maps.fail_carry));
 
     if (int err = tcp_latency_bpf::attach(p->skel_.get()))
         return os_error(err, "attach the tcp_latency programs");

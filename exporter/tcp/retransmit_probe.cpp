@@ -50,8 +50,10 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     // earlier versions pinned.
     if (int err = bpf_map__set_max_entries(p->skel_->maps.rtx_counts, opt.max_iface_keys))
         return os_error(err, "size rtx_counts");
+    if (int err = bpf_map__set_max_entries(p->skel_->maps.rtx_carry, opt.max_iface_keys + 1))
+        return os_error(err, "size rtx_carry");
     if (opt.pins)
-        opt.pins->prepare(p->skel_->obj, "tcp_retransmit", {"rtx_counts"});
+        opt.pins->prepare(p->skel_->obj, "tcp_retransmit", {"rtx_counts", "rtx_carry"});
     if (auto st = load_skeleton(p->skel_.get(), "tcp_retransmit"); !st)
         return st.error();
 
@@ -66,7 +68,7 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     p->keys_ = std::make_shared<IfaceKeyedMap>(
         "rtx_counts", bpf_map__fd(p->skel_->maps.rtx_counts), uint32_t(sizeof(tif_rtx_key)),
         uint32_t(sizeof(tif_rtx_counts) / 8), bpf_map__max_entries(p->skel_->maps.rtx_counts),
-        opt.host_netns_ino, host_ifname);
+        opt.host_netns_ino, host_ifname, bpf_map__fd(p->skel_->maps.rtx_carry));
 
     if (int err = tcp_retransmit_bpf::attach(p->skel_.get()))
         return os_error(err, "attach tp_btf/tcp_retransmit_skb and tp_btf/tcp_retransmit_synack");

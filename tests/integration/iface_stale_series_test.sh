@@ -150,6 +150,7 @@ rtx_iperf_upload "$TIF_NS" "$TIF_NS_IP" 3 host
 refused_connect "$TIF_NS_IP"
 sleep 1
 assert_all_present "$dev2" "before the kill"
+held_before_kill=$(held)
 kill -KILL "$TIF_EXPORTER_PID"
 wait "$TIF_EXPORTER_PID" 2>/dev/null || true
 ip link del "$dev2"
@@ -159,9 +160,13 @@ start
 adopted=$(tif_metric_sum "$metrics" \
     '^traceiface_bpf_pinned_maps\{object="tcp_retransmit",outcome="adopted"\}')
 tif_assert_cmp "$adopted" "==" 1 "the restarted exporter adopted rtx_counts"
+# The held counts of part 1's interface, whose keys are gone, were kept in the pinned carry
+# map: the total does not go back across the restart.
+tif_assert_cmp "$(held)" ">=" "$held_before_kill" "traceiface_events_held_total after the restart"
 # The held lines' series comes from the kernel's held count: the limiter's own is gone.
 assert_all_present "$dev2" "at start-up"
 wait_gone "$dev2" "$t1" "after a restart"
 assert_keys "$ifindex2" "==" 0 "one grace after start-up"
+tif_assert_cmp "$(held)" ">=" "$held_before_kill" "traceiface_events_held_total after $dev2's keys left"
 rtx_assert_clean_stop
 echo "PASS: a vanished interface's series stay for --iface.stale-grace, then go with their keys"

@@ -15,10 +15,12 @@
 #include "config/reload.h"
 #include "core/capabilities.h"
 #include "http_server.h"
+#include "log/clock.h"
 #include "log/log.h"
 #include "log/loki_push.h"
 #include "module.h"
 #include "net/iface_label.h"
+#include "otlp/otlp_exporter.h"
 
 namespace tif {
 
@@ -51,6 +53,7 @@ class ProbeUpCollector : public Collector {
 int run_daemon(const Options& opt) {
     asio::io_context io;
     MetricsRegistry registry;
+    const uint64_t start_ns = uint64_t(realtime_now_ns()); // OTLP cumulative start time
     DaemonContext ctx{io, opt, own_netns_ino(), registry, {}, {}, {}, {}, {}};
     Log::msg(Level::info, "starting",
              Fields{{"host_netns", ctx.host_netns_ino}, {"listen_port", opt.listen.port}});
@@ -153,6 +156,31 @@ int run_daemon(const Options& opt) {
         Log::msg(Level::error, "start-up failed", Fields{{"error", st.error().message()}});
         return 1;
     }
+    // --otlp.endpoint: pushes what /metrics serves, from a thread created after the
+    // capabilities were dropped (it reads BPF maps like the HTTP threads). A reload may change
+    // it, or start it when it was off.
+    std::shared_ptr<OtlpExporter> otlp;
+    auto start_otlp = [&](const OtlpOptions& o) -> Status {
+        auto e = OtlpExporter::start(
+            registry, {.otlp = o, .resource = otlp_resource_of_this_host(), .start_ns = start_ns});
+        if (!e)
+            return e.error();
+        otlp = std::move(*e);
+        registry.add(otlp->collector());
+        Log::msg(Level::info, "OTLP metrics push on",
+                 Fields{{"endpoint", o.endpoint}, {"interval_s", double(o.interval_ns) / 1e9}});
+        return Ok{};
+    };
+    if (!opt.otlp.endpoint.empty())
+        if (auto st = start_otlp(opt.otlp); !st) {
+            Log::msg(Level::error, "start-up failed", Fields{{"error", st.error().what}});
+            return 1;
+        }
+    ctx.on_reload.push_back([&](const Options& o) -> Status {
+        if (otlp)
+            return otlp->set(o.otlp);
+        return o.otlp.endpoint.empty() ? Status(Ok{}) : start_otlp(o.otlp);
+    });
     for (auto& r : ctx.readers)
         r->start();
     ready = all_up;
@@ -191,6 +219,8 @@ int run_daemon(const Options& opt) {
         r->drain(); // what the kernel already handed over still gets its log line
         consumed += r->consumed();
     }
+    if (otlp)
+        otlp->stop(); // its last push, while every probe it collects from is still there
     Log::flush();
     // Closing the accounts: lines written + log_lines_suppressed = events_consumed + events_held.
     const uint64_t held = held_total(ctx.pipelines);

@@ -247,6 +247,7 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
     add_span_flags(flags, o.span);
     add_k8s_flags(flags, o.k8s);
     add_operator_flags(flags, o);
+    add_otlp_flags(flags, o.otlp);
 
     for (size_t i = 0; i < args.size(); ++i) {
         std::string_view a = args[i];
@@ -322,7 +323,7 @@ std::string usage() {
            "  --version                       version and build details\n\n"
            "Output: one JSON object per line on stdout, events and daemon messages alike.\n"
            "Endpoints: /metrics, /-/healthy, /-/ready, / (landing page), POST /-/reload.\n" +
-           span_usage() + k8s_usage() + operator_usage();
+           span_usage() + k8s_usage() + operator_usage() + otlp_usage();
 }
 
 } // namespace tif

@@ -11,6 +11,7 @@
 #include "core/result.h"
 #include "log/log.h"
 #include "net/tc_attach_mode.h"
+#include "otlp/otlp_options.h"
 
 namespace tif {
 
@@ -44,6 +45,7 @@ struct Options {
     uint32_t log_event_rate = 100;     // event lines/s per (iface, event); 0 = unlimited
     uint32_t log_event_burst = 0;      // 0 = as many as the rate
     std::string loki_url;              // --loki.url; "" = no push (loki_push.h)
+    OtlpOptions otlp{};                // --otlp.* (otlp/otlp_exporter.h)
     std::vector<std::string> cli_args; // the command line as given, re-applied on each reload
     bool help = false;
     bool version = false;

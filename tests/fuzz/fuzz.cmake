@@ -75,6 +75,7 @@ endfunction()
 traceiface_fuzz(span_frame SECONDS 12 MAX_LEN 600 SOURCES exporter/span/span_frame.cpp)
 # The YAML config file (--config.file) down to every flag's value check.
 set(_flag_srcs exporter/config/options.cpp exporter/config/operator_flags.cpp exporter/config/span_options.cpp exporter/config/k8s_options.cpp
+    exporter/otlp/otlp_options.cpp
     exporter/log/log.cpp exporter/log/clock.cpp)
 traceiface_fuzz(config_yaml SECONDS 15 MAX_LEN 4096
   SOURCES exporter/config/config_file.cpp ${_flag_srcs} LIBS -lyaml-cpp -lbpf)

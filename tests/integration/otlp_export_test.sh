@@ -69,8 +69,9 @@ wait_bodies "$recv" 1 10
 
 # ---- 1. real retransmits, some on a connection bound to a trace ----------------------------
 rtx_iperf_upload "$TIF_NS" "$TIF_NS_IP" 4 host
-trace=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-span=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+# First byte below 8: decode_raw can then never take the ids for a message (otlp_receiver.py).
+trace=0$((RANDOM % 8))$(od -An -N15 -tx1 /dev/urandom | tr -d ' \n')
+span=0$((RANDOM % 8))$(od -An -N7 -tx1 /dev/urandom | tr -d ' \n')
 sinkport=$(tif_free_port)
 ip netns exec "$TIF_NS" "$tool" sink "$sinkport" >"$TIF_TMP/sink.log" 2>&1 &
 sink=$!

@@ -11,7 +11,8 @@ and the numbers below are the published OTLP ones (opentelemetry-proto metrics/v
 resource/v1, collector/metrics/v1), not traceiface's .proto files. decode_raw guesses whether
 a length-delimited field is a string or a message; the guess is undone by encoding the
 printed fields again (as_bytes), so a trace id that happens to parse as a message still comes
-back as its 16 bytes.
+back as its 16 bytes, and the whole body must encode back to itself. (Ids whose first byte is
+below 8 never parse as a message: field number 0 does not exist.)
 """
 import http.server
 import json
@@ -79,8 +80,9 @@ def _unescape(s):
 
 def decode_raw(path):
     with open(path, "rb") as f:
-        text = subprocess.run(["protoc", "--decode_raw"], stdin=f, capture_output=True,
-                              check=True, timeout=30).stdout.decode()
+        raw = f.read()
+    text = subprocess.run(["protoc", "--decode_raw"], input=raw, capture_output=True,
+                          check=True, timeout=30).stdout.decode()
     stack = [[]]
     for line in text.splitlines():
         line = line.strip()
@@ -105,6 +107,11 @@ def decode_raw(path):
         else:
             stack[-1].append((num, "varint", int(v)))
     assert len(stack) == 1, "unbalanced decode_raw output"
+    # Encoded again, the fields must give back the very bytes: otherwise decode_raw's guess
+    # lost something (it reads a tag of a bytes field taken for a message as 32 bits, so a
+    # 5-byte varint loses its top bits) and nothing decoded here could be trusted.
+    if _encode(stack[0]) != raw:
+        sys.exit("%s: protoc --decode_raw output does not encode back to the body" % path)
     return stack[0]
 
 

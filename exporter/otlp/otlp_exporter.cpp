@@ -11,6 +11,7 @@ namespace tif {
 
 namespace {
 constexpr auto PUSH_TIMEOUT = std::chrono::seconds(10);
+constexpr auto CONNECT_TIMEOUT = std::chrono::seconds(5);
 constexpr auto LAST_PUSH_TIMEOUT = std::chrono::seconds(2); // exit must stay quick
 // While pushes keep failing, one warning per this long (plus one at the first failure).
 constexpr auto FAILURE_LOG_EVERY = std::chrono::minutes(1);
@@ -103,8 +104,11 @@ void OtlpExporter::run() {
         lk.lock();
     }
     const OtlpOptions cfg = cfg_;
+    // Not when the last push failed: the receiver is most likely still away, and exit would
+    // only wait for the timeout.
+    const bool receiver_up = failures_in_a_row_ == 0;
     lk.unlock();
-    if (!cfg.endpoint.empty())
+    if (!cfg.endpoint.empty() && receiver_up)
         push(cfg, LAST_PUSH_TIMEOUT); // what changed since the last tick
 }
 
@@ -120,7 +124,7 @@ void OtlpExporter::push(const OtlpOptions& cfg, std::chrono::seconds timeout) {
     const std::string body = req.SerializeAsString();
 
     httplib::Client cli(target->scheme_host_port);
-    cli.set_connection_timeout(timeout);
+    cli.set_connection_timeout(std::min<std::chrono::seconds>(timeout, CONNECT_TIMEOUT));
     cli.set_read_timeout(timeout);
     cli.set_write_timeout(timeout);
     httplib::Headers headers;

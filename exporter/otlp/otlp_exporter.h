@@ -5,7 +5,7 @@
 // posts it with bounded timeouts: a slow or absent collector never holds up the io_context or
 // /metrics. Temporality is cumulative, so a failed push is not retried: it is counted and
 // logged (rate-limited), and the next one carries the whole state again; nothing is lost but
-// resolution. One last push at stop, with short timeouts.
+// resolution. One last push at stop, with short timeouts, unless the previous one failed.
 #pragma once
 
 #include <chrono>

@@ -7,8 +7,9 @@
 # resource, the retransmit counter as a monotonic cumulative Sum whose points equal /metrics,
 # its exemplar carrying the bound trace and span ids as bytes, the RTT histogram's buckets
 # against /metrics', then the receiver down (pushes fail and are counted, /metrics serves on),
-# back (pushes succeed and carry the whole cumulative state), and a reload to another endpoint
-# through the config file.
+# back (pushes succeed and carry the whole cumulative state), a 503 and a partial success, a
+# reload to another endpoint through the config file, a last push at exit, and a push turned
+# on by a reload.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
@@ -201,6 +202,19 @@ errs=$(decode metric "$(latest "$recv")" traceiface_otlp_exports_total |
 tif_assert_cmp "$errs" ">=" 3 "the push reports its own failures"
 echo "receiver back: retransmits $again (= $total), traceiface_otlp_exports_total{result=error} $errs in the push"
 
+# ---- 6b. refusals: a 503 is a failed push; a partial success counts the refused points -----
+echo 503 >"$recv/answer"
+e1=$(exports error)
+tif_wait_metric "exports error" ">=" "$((${e1%.*} + 2))" 10
+rejected() { tif_metric_sum "$metrics" '^traceiface_otlp_data_points_rejected_total'; }
+tif_assert_cmp "$(rejected)" "==" 0 "no point refused yet"
+echo "partial 7" >"$recv/answer"
+tif_wait_metric rejected ">=" 14 10
+grep -q '"OTLP receiver refused part of the points".*"rejected_data_points":7' \
+    "$TIF_TMP/exporter.out" || tif_fail "no log line for the partial success"
+rm -f "$recv/answer"
+echo "503: counted as failed pushes ($(exports error) in all); partial success: $(rejected) points counted as refused"
+
 # ---- 7. reload (SIGHUP) to another endpoint through the config file ------------------------
 rport2=$(tif_free_port)
 recv2=$TIF_TMP/recv2
@@ -222,4 +236,18 @@ timeout 15 tail --pid="$TIF_EXPORTER_PID" -f /dev/null || true
 wait "$TIF_EXPORTER_PID" || rc=$?
 [[ $rc == 0 ]] || tif_fail "exporter exited $rc on SIGTERM"
 tif_assert_cmp "$(bodies "$recv2")" ">" "$n2" "a last push at exit"
+# ---- 9. off at start, on by a reload --------------------------------------------------------
+echo "log.level: info" >"$cfg"
+port=$(tif_free_port)
+tif_start_exporter "$port" --config.file="$cfg" --iface.include="^$TIF_HOST_IF$"
+metrics=$TIF_EXPORTER_URL/metrics
+n3=$(bodies "$recv2")
+sleep 1.5
+tif_assert_cmp "$(bodies "$recv2")" "==" "$n3" "no push while --otlp.endpoint is off"
+write_config "$rport2"
+kill -HUP "$TIF_EXPORTER_PID"
+wait_bodies "$recv2" $((n3 + 2)) 10
+tif_wait_metric "exports ok" ">=" 1 5
+echo "off at start, turned on by a reload: $(($(bodies "$recv2") - n3)) pushes"
+
 echo "PASS: OTLP push of $RTX_METRIC (total $total on $TIF_HOST_IF) and the RTT histogram match /metrics; exemplar trace $trace"

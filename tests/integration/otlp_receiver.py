@@ -2,7 +2,8 @@
 """Stand-in OTLP/HTTP receiver and a decoder for what it received (otlp_export_test.sh).
 
   serve DIR PORT        records each POST as DIR/NNNNNN.bin (body) and .json (path, headers);
-                        answers 200 with an empty ExportMetricsServiceResponse
+                        answers 200 with an empty ExportMetricsServiceResponse, or as the
+                        file DIR/answer says (answer_of)
   metric FILE NAME      prints the named metric of a recorded body as JSON
   resource FILE         prints the resource attributes of a recorded body as JSON
 
@@ -23,6 +24,19 @@ import subprocess
 import sys
 
 
+def answer_of(out_dir):
+    """DIR/answer, if there, says how to answer: "503" (that status), or "partial N" (200 with
+    ExportMetricsServiceResponse.partial_success(1).rejected_data_points(1) = N)."""
+    try:
+        words = open(os.path.join(out_dir, "answer")).read().split()
+    except FileNotFoundError:
+        return 200, b""
+    if words[0] == "partial":
+        inner = bytes([0x08]) + _varint(int(words[1]))
+        return 200, bytes([0x0A]) + _varint(len(inner)) + inner
+    return int(words[0]), b"refused by the test"
+
+
 def serve(out_dir, port):
     # Numbering goes on where an earlier receiver on the same directory stopped.
     seq = [max([int(f[:6]) for f in os.listdir(out_dir) if f.endswith(".bin")], default=0)]
@@ -40,10 +54,12 @@ def serve(out_dir, port):
                 f.write(body)
             os.rename(base + ".json.tmp", base + ".json")
             os.rename(base + ".bin.tmp", base + ".bin")  # last: a .bin is complete
-            self.send_response(200)
+            status, answer = answer_of(out_dir)
+            self.send_response(status)
             self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", "0")
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
+            self.wfile.write(answer)
 
         def log_message(self, *a):
             pass

@@ -12,6 +12,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
+source "$here/go_lib.sh"
 source "$TIF_REPO_ROOT/tests/go/gopath.sh"
 
 tif_require_root_bpf
@@ -50,7 +51,6 @@ call() {
     timeout 150 "$client_bin" -addr "$addr" -size "$size" -timeout 120s -traceparent "${1:--}"
 }
 stats() { timeout 20 "$client_bin" -addr "$addr" -timeout 10s -stats | jq -r ".$1"; }
-rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 # ---- 0. no traceiface yet: served, the bind counted as an error -------------------------
 size=1000 call "00-$(rand_hex 16)-$(rand_hex 8)-01" >/dev/null ||
@@ -71,18 +71,6 @@ lines() {
     jq -c -R --arg ip "$TIF_NS_IP" --argjson sp "$port" --argjson dp "$1" 'fromjson?
         | select(.event == "tcp_retransmit" and .saddr == $ip and .sport == $sp
                  and .dport == $dp and .kind != "synack")' "$TIF_TMP/exporter.out"
-}
-count() { jq -s "[.[] | select($1)] | length"; }
-# settle CLIENT_PORT: wait (at most 10 s) for the connection's lines to stop coming.
-settle() {
-    local n m
-    n=$(lines "$1" | wc -l)
-    for _ in $(seq 20); do
-        sleep 0.5
-        m=$(lines "$1" | wc -l)
-        [[ $m == "$n" ]] && return 0
-        n=$m
-    done
 }
 
 # ---- 1. a streaming RPC with a traceparent: the server's connection is bound to it -------

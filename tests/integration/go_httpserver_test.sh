@@ -11,6 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
+source "$here/go_lib.sh"
 
 tif_require_root_bpf
 tif_require_cmd jq curl go
@@ -40,7 +41,6 @@ grep -q listening "$TIF_TMP/httpserver.log" ||
     tif_fail "Go server did not start: $(cat "$TIF_TMP/httpserver.log")"
 url=http://$TIF_NS_IP:$port
 stats() { curl -sf --max-time 5 "$url/stats" | jq -r ".$1"; }
-rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 # ---- 0. no traceiface yet: served, the bind counted as an error -------------------------
 curl -sf --max-time 10 -o /dev/null -H "traceparent: 00-$(rand_hex 16)-$(rand_hex 8)-01" \
@@ -61,18 +61,6 @@ lines() {
     jq -c -R --arg ip "$TIF_NS_IP" --argjson sp "$port" --argjson dp "$1" 'fromjson?
         | select(.event == "tcp_retransmit" and .saddr == $ip and .sport == $sp
                  and .dport == $dp and .kind != "synack")' "$TIF_TMP/exporter.out"
-}
-count() { jq -s "[.[] | select($1)] | length"; }
-# settle CLIENT_PORT: wait for the connection's lines to stop coming (ring readers, limiter).
-settle() {
-    local n m
-    n=$(lines "$1" | wc -l)
-    for _ in $(seq 20); do
-        sleep 0.5
-        m=$(lines "$1" | wc -l)
-        [[ $m == "$n" ]] && return 0
-        n=$m
-    done
 }
 # get TRACEPARENT|- ...: one curl, one request per argument on one connection; prints per
 # request "client_port connects bytes".

@@ -10,6 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
+source "$here/go_lib.sh"
 source "$TIF_REPO_ROOT/tests/go/gopath.sh"
 
 tif_require_root_bpf
@@ -39,7 +40,6 @@ grep -qs "Server is ready" "$TIF_TMP/nats-server.log" ||
 server=nats://$TIF_NS_IP:$port
 # in_msgs: messages the server received from clients (its monitoring endpoint).
 in_msgs() { curl -sf --max-time 5 "http://$TIF_NS_IP:$mport/varz" | jq -r .in_msgs; }
-rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 # publish NAME TRACEPARENT|- COUNT: runs the publisher in the background (BBR: it keeps
 # sending into the tbf loss, see retransmit_lib.sh); its output in $TIF_TMP/pub-NAME.out.
@@ -78,18 +78,7 @@ lines() {
         'fromjson? | select(.event == "tcp_retransmit" and .saddr == $s and .sport == $sp
                             and .daddr == $d and .dport == $dp)' "$TIF_TMP/exporter.out"
 }
-count() { jq -s "[.[] | select($1)] | length"; }
 # settle PUB_PORT: wait for the connection's lines to stop coming (ring readers, limiter).
-settle() {
-    local n m
-    n=$(lines "$1" | wc -l)
-    for _ in $(seq 20); do
-        sleep 0.5
-        m=$(lines "$1" | wc -l)
-        [[ $m == "$n" ]] && return 0
-        n=$m
-    done
-}
 
 # ---- 1. publishing with a traceparent: the publisher's connection carries its trace ------
 ta=$(rand_hex 16) sa=$(rand_hex 8)

@@ -8,6 +8,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
+source "$here/go_lib.sh"
 
 tif_require_root_bpf
 tif_require_cmd jq curl go setpriv
@@ -55,7 +56,6 @@ tif_start_exporter "$(tif_free_port)" --iface.include="$TIF_HOST_IF"
 sock=$TIF_TMP/span.sock # tif_start_exporter's --span.socket
 metrics=$TIF_EXPORTER_URL/metrics
 bindings() { tif_metric_sum "$metrics" "^traceiface_span_bindings "; }
-rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 # run NAME DRIVER TRACEPARENT|-: the example, its output in $TIF_TMP/NAME.out.
 run() {
@@ -73,18 +73,7 @@ lines() {
         | select(.event == "tcp_retransmit" and .saddr == $ip and .sport == $sp)' \
         "$TIF_TMP/exporter.out"
 }
-count() { jq -s "[.[] | select($1)] | length"; }
 # settle PORT: wait for the connection's lines to stop coming (ring readers, limiter).
-settle() {
-    local n m
-    n=$(lines "$1" | wc -l)
-    for _ in $(seq 20); do
-        sleep 0.5
-        m=$(lines "$1" | wc -l)
-        [[ $m == "$n" ]] && return 0
-        n=$m
-    done
-}
 
 # ---- 1. traced runs, pgx and pq: the client socket's lines carry the trace -------------
 for drv in pgx pq; do

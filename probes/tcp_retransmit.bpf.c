@@ -30,6 +30,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set before load: whether tcp_retransmit_skb carries the `err` argument (kernel 6.13+). */
 const volatile bool tp_has_err = false;
+/* Set before load: bpf_sk_storage_get is callable from tracing programs (5.11+). */
+const volatile bool have_sk_storage = true;
 /* Set before load: jiffies per second (the kernel's HZ). */
 const volatile __u32 jiffies_per_sec = 250;
 
@@ -53,6 +55,14 @@ struct {
     __type(key, struct tif_rtx_key);
     __type(value, struct tif_rtx_counts);
 } rtx_carry SEC(".maps");
+
+/* The socket's total_retrans when this probe last saw it (see retransmitted_segs). */
+struct {
+    __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, __u32);
+} rtx_seen SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -152,6 +162,25 @@ static __always_inline bool counted_by_kernel(int err) {
            err != -TIF_EHOSTUNREACH;
 }
 
+/* The segments this retransmit added to TcpRetransSegs. The kernel adds the skb's segment count
+ * before it sends; by the tracepoint, after the send, an ACK may have trimmed the skb, so its
+ * count can be smaller (measured: up to 0.8% of the segments of a lossy upload, 2.7% on a busier
+ * machine). tp->total_retrans grows by exactly what the kernel counted, so from a socket's
+ * second retransmit on the difference to the last one seen is exact; the first (and every one
+ * on kernels before 5.11, which lack socket storage for tracing programs) takes the skb's. */
+static __always_inline __u32 retransmitted_segs(const struct sock* sk, const struct tcp_sock* tp,
+                                                __u32 skb_segs) {
+    if (!have_sk_storage || !tp)
+        return skb_segs;
+    __u32* seen = bpf_sk_storage_get(&rtx_seen, (struct sock*)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+    if (!seen)
+        return skb_segs;
+    const __u32 total = tp->total_retrans;
+    const __u32 segs = *seen ? total - *seen : skb_segs;
+    *seen = total;
+    return segs;
+}
+
 static __always_inline __u8 data_kind(const struct tcp_sock* tp, const struct tcp_skb_cb* cb) {
     if (cb->tcp_flags & TIF_TCPHDR_SYN)
         return TIF_RTX_SYN;
@@ -182,9 +211,12 @@ int tif_tcp_retransmit_skb(u64* ctx) {
      * plain loads instead of a helper call per field. */
     const struct tcp_skb_cb* cb = (const void*)&skb->cb[0];
     const struct tcp_sock* tp = tif_tcp_sk(sk); /* this hook only sees full TCP sockets */
-    __u32 segs = cb->tcp_gso_segs;
+    __u32 skb_segs = cb->tcp_gso_segs;
+    if (skb_segs == 0)
+        skb_segs = 1;
+    const __u32 segs = retransmitted_segs(sk, tp, skb_segs);
     if (segs == 0)
-        segs = 1;
+        return 0; /* nothing counted (a failure the kernel did not count, see above) */
 
     const __u8 kind = data_kind(tp, cb);
     struct tif_rtx_key key = {};

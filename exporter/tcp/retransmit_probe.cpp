@@ -35,6 +35,8 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     if (!features)
         return features.error();
     p->skel_->rodata->tp_has_err = features->tcp_retransmit_err;
+    // Exact segment counts need the socket's last total_retrans (socket storage, 5.11+).
+    p->skel_->rodata->have_sk_storage = features->tracing_sk_storage;
     set_compat_flags(*p->skel_->rodata, *features);
     p->skel_->rodata->host_netns_ino = opt.host_netns_ino;
     // The pre-limiter counts in jiffies (one load a retransmit, no clock read).
@@ -75,6 +77,7 @@ Result<std::unique_ptr<RetransmitProbe>> RetransmitProbe::start(const Options& o
     Log::msg(Level::info, "probe attached",
              Fields{{"probe", "tcp_retransmit"},
                     {"tp_has_err", bool(p->skel_->rodata->tp_has_err)},
+                    {"segs_from", features->tracing_sk_storage ? "total_retrans" : "skb"},
                     {"tcp_sock_read", tcp_sock_read_name(*features)},
                     {"socket_cookie", socket_cookie_name(*features)}});
     return p;

@@ -21,6 +21,7 @@
 #include "module.h"
 #include "net/iface_label.h"
 #include "otlp/otlp_exporter.h"
+#include "otlp/otlp_log_exporter.h"
 
 namespace tif {
 
@@ -181,6 +182,32 @@ int run_daemon(const Options& opt) {
             return otlp->set(o.otlp);
         return o.otlp.endpoint.empty() ? Status(Ok{}) : start_otlp(o.otlp);
     });
+    // --otlp.logs: every event line from here on also becomes an OTLP log record. Its own
+    // thread, which needs no capability; a reload may change it, or start it when it was off.
+    std::shared_ptr<OtlpLogExporter> otlp_logs;
+    auto start_otlp_logs = [&](const OtlpOptions& o) -> Status {
+        auto e = OtlpLogExporter::start({.otlp = o, .resource = otlp_resource_of_this_host()});
+        if (!e)
+            return e.error();
+        otlp_logs = std::move(*e);
+        registry.add(otlp_logs->collector());
+        Log::set_event_tee([l = otlp_logs](const Fields& line) { l->push(line); });
+        Log::msg(Level::info, "OTLP log export on",
+                 Fields{{"endpoint", o.endpoint}, {"interval_s", double(o.interval_ns) / 1e9}});
+        return Ok{};
+    };
+    if (opt.otlp.logs && opt.otlp.endpoint.empty())
+        Log::msg(Level::warn, "--otlp.logs does nothing without --otlp.endpoint");
+    if (OtlpLogExporter::wanted(opt.otlp))
+        if (auto st = start_otlp_logs(opt.otlp); !st) {
+            Log::msg(Level::error, "start-up failed", Fields{{"error", st.error().what}});
+            return 1;
+        }
+    ctx.on_reload.push_back([&](const Options& o) -> Status {
+        if (otlp_logs)
+            return otlp_logs->set(o.otlp);
+        return OtlpLogExporter::wanted(o.otlp) ? start_otlp_logs(o.otlp) : Status(Ok{});
+    });
     for (auto& r : ctx.readers)
         r->start();
     ready = all_up;
@@ -221,6 +248,9 @@ int run_daemon(const Options& opt) {
     }
     if (otlp)
         otlp->stop(); // its last push, while every probe it collects from is still there
+    Log::set_event_tee({});
+    if (otlp_logs)
+        otlp_logs->stop(); // one last send of the queue, the drained lines included
     Log::flush();
     // Closing the accounts: lines written + log_lines_suppressed = events_consumed + events_held.
     const uint64_t held = held_total(ctx.pipelines);

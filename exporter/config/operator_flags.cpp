@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "config/options.h"
+#include "otlp/otlp_options.h"
 
 namespace tif {
 
@@ -18,7 +19,7 @@ Result<uint32_t> small_number(std::string_view flag, std::string_view v, uint32_
 } // namespace
 
 bool is_bool_flag(std::string_view name) {
-    return name == "--web.enable-lifecycle";
+    return name == "--web.enable-lifecycle" || is_otlp_bool_flag(name);
 }
 
 void add_operator_flags(FlagMap& flags, Options& o) {

@@ -1,6 +1,7 @@
 #include "log/clock.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <ctime>
 
 namespace tif {
@@ -19,6 +20,19 @@ int64_t boottime_to_realtime_offset_ns() {
     int64_t r = clock_ns(CLOCK_REALTIME);
     int64_t b2 = clock_ns(CLOCK_BOOTTIME);
     return r - (b1 + (b2 - b1) / 2);
+}
+
+int64_t parse_rfc3339_ns(const std::string& s) {
+    std::tm tm{};
+    long ns = 0;
+    int n = 0;
+    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%9ldZ%n", &tm.tm_year, &tm.tm_mon,
+                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ns, &n) != 7 ||
+        size_t(n) != s.size())
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return int64_t(timegm(&tm)) * 1'000'000'000 + ns;
 }
 
 int64_t realtime_now_ns() {

@@ -14,6 +14,9 @@ int64_t boottime_to_realtime_offset_ns();
 // 2026-11-24T16:04:05.123456789Z (UTC, always 9 fractional digits).
 std::string format_rfc3339_ns(int64_t realtime_ns);
 
+// The reverse, for that exact shape (a line's "ts"): ns since the epoch; 0 for anything else.
+int64_t parse_rfc3339_ns(const std::string& s);
+
 // Current CLOCK_REALTIME in ns.
 int64_t realtime_now_ns();
 

@@ -19,6 +19,7 @@ std::mutex g_out_mu; // lines from the io_context thread and the HTTP threads ne
 FILE* g_out = stdout;
 std::mutex g_tee_mu;
 std::shared_ptr<std::function<void(const Fields&)>> g_tee;
+std::shared_ptr<std::function<void(const Fields&)>> g_event_tee; // under g_tee_mu too
 
 void write_line(const Fields& j, bool flush) {
     std::shared_ptr<std::function<void(const Fields&)>> tee;
@@ -110,6 +111,13 @@ void Log::msg(Level l, std::string_view text, const Fields& fields) {
 }
 
 void Log::event(const Fields& line) {
+    std::shared_ptr<std::function<void(const Fields&)>> tee;
+    {
+        std::lock_guard lk(g_tee_mu);
+        tee = g_event_tee;
+    }
+    if (tee)
+        (*tee)(line);
     write_line(line, false);
 }
 
@@ -126,6 +134,12 @@ void Log::set_output(FILE* out) {
 void Log::set_tee(std::function<void(const Fields&)> tee) {
     std::lock_guard lk(g_tee_mu);
     g_tee = tee ? std::make_shared<std::function<void(const Fields&)>>(std::move(tee)) : nullptr;
+}
+
+void Log::set_event_tee(std::function<void(const Fields&)> tee) {
+    std::lock_guard lk(g_tee_mu);
+    g_event_tee =
+        tee ? std::make_shared<std::function<void(const Fields&)>>(std::move(tee)) : nullptr;
 }
 
 void Log::route_libbpf() {

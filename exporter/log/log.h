@@ -37,6 +37,9 @@ class Log {
     // Every line written is also handed to `tee` (e.g. the Loki pusher); {} = none. The tee
     // must not block and must not log from inside the call.
     static void set_tee(std::function<void(const Fields&)> tee);
+    // Every event line (Log::event, not the daemon's messages) is also handed to this one
+    // (the OTLP log export); {} = none. The same rules as for the tee.
+    static void set_event_tee(std::function<void(const Fields&)> tee);
 
     // libbpf's own messages (including the verifier log of a failed load) become our lines.
     static void route_libbpf();

@@ -5,24 +5,9 @@
 #include <ctime>
 
 #include "core/capabilities.h"
+#include "log/clock.h"
 
 namespace tif {
-
-namespace {
-// "2026-11-24T16:10:43.109797845Z" -> ns since the epoch; 0 if it is not that shape.
-int64_t parse_rfc3339_ns(const std::string& s) {
-    std::tm tm{};
-    long ns = 0;
-    int n = 0;
-    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%9ldZ%n", &tm.tm_year, &tm.tm_mon,
-                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ns, &n) != 7 ||
-        size_t(n) != s.size())
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return int64_t(timegm(&tm)) * 1'000'000'000 + ns;
-}
-} // namespace
 
 LokiEntry loki_entry(const Fields& line) {
     LokiEntry e;

@@ -1,21 +1,17 @@
 #include "otlp/otlp_exporter.h"
 
-#include <httplib.h>
 #include <unistd.h>
 
 #include "log/clock.h"
 #include "log/log.h"
+#include "otlp/otlp_http.h"
 #include "version.h"
 
 namespace tif {
 
 namespace {
 constexpr auto PUSH_TIMEOUT = std::chrono::seconds(10);
-constexpr auto CONNECT_TIMEOUT = std::chrono::seconds(5);
 constexpr auto LAST_PUSH_TIMEOUT = std::chrono::seconds(2); // exit must stay quick
-// While pushes keep failing, one warning per this long (plus one at the first failure).
-constexpr auto FAILURE_LOG_EVERY = std::chrono::minutes(1);
-constexpr size_t ERROR_BODY_CHARS = 200;
 } // namespace
 
 OtlpResourceInfo otlp_resource_of_this_host() {
@@ -106,7 +102,7 @@ void OtlpExporter::run() {
     const OtlpOptions cfg = cfg_;
     // Not when the last push failed: the receiver is most likely still away, and exit would
     // only wait for the timeout.
-    const bool receiver_up = failures_in_a_row_ == 0;
+    const bool receiver_up = failures_.in_a_row == 0;
     lk.unlock();
     if (!cfg.endpoint.empty() && receiver_up)
         push(cfg, LAST_PUSH_TIMEOUT); // what changed since the last tick
@@ -114,44 +110,24 @@ void OtlpExporter::run() {
 
 void OtlpExporter::push(const OtlpOptions& cfg, std::chrono::seconds timeout) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto target = parse_otlp_endpoint(cfg.endpoint); // checked when set: cannot fail here
-    if (!target)
-        return note_failure(cfg.endpoint, target.error().what);
     const auto families = registry_.Collect();
     OtlpMappingStats stats;
     const auto req = to_otlp_request(families, &registry_.exemplars(), resource_, start_ns_,
                                      uint64_t(realtime_now_ns()), &stats);
-    const std::string body = req.SerializeAsString();
-
-    httplib::Client cli(target->scheme_host_port);
-    cli.set_connection_timeout(std::min<std::chrono::seconds>(timeout, CONNECT_TIMEOUT));
-    cli.set_read_timeout(timeout);
-    cli.set_write_timeout(timeout);
-    httplib::Headers headers;
-    for (const auto& [k, v] : cfg.headers)
-        headers.emplace(k, v);
-    if (!headers.contains("User-Agent")) // OTLP asks exporters to name themselves
-        headers.emplace("User-Agent", "traceiface/" TRACEIFACE_VERSION);
-    auto res = cli.Post(target->path, headers, body, "application/x-protobuf");
+    const auto res = otlp_post(cfg, OTLP_METRICS_PATH, req.SerializeAsString(), timeout);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-
-    std::string why;
-    if (!res)
-        why = httplib::to_string(res.error());
-    else if (res->status / 100 != 2)
-        why = "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, ERROR_BODY_CHARS);
-    if (!why.empty()) {
+    if (!res.ok) {
         {
             std::lock_guard lk(mu_);
             counters_.last_duration_s = took.count();
         }
-        return note_failure(cfg.endpoint, why);
+        return note_failure(cfg.endpoint, res.why);
     }
     // A 2xx may still refuse part of the points (OTLP "partial success").
     int64_t rejected = 0;
     std::string rejected_why;
     otlp_pb::collector::metrics::v1::ExportMetricsServiceResponse answer;
-    if (!res->body.empty() && answer.ParseFromString(res->body) && answer.has_partial_success()) {
+    if (!res.answer.empty() && answer.ParseFromString(res.answer) && answer.has_partial_success()) {
         rejected = answer.partial_success().rejected_data_points();
         rejected_why = answer.partial_success().error_message();
     }
@@ -163,8 +139,7 @@ void OtlpExporter::push(const OtlpOptions& cfg, std::chrono::seconds timeout) {
         counters_.rejected += uint64_t(std::max<int64_t>(rejected, 0));
         counters_.last_success_s = double(realtime_now_ns()) / 1e9;
         counters_.last_duration_s = took.count();
-        recovered = failures_in_a_row_ > 0;
-        failures_in_a_row_ = 0;
+        recovered = failures_.succeeded();
     }
     if (recovered)
         Log::msg(Level::info, "OTLP push succeeded again", Fields{{"endpoint", cfg.endpoint}});
@@ -181,12 +156,8 @@ void OtlpExporter::note_failure(const std::string& endpoint, const std::string& 
     {
         std::lock_guard lk(mu_);
         ++counters_.failed;
-        in_a_row = ++failures_in_a_row_;
-        const auto now = std::chrono::steady_clock::now();
-        if (in_a_row == 1 || now - last_failure_log_ >= FAILURE_LOG_EVERY) {
-            last_failure_log_ = now;
-            log = true;
-        }
+        log = failures_.failed();
+        in_a_row = failures_.in_a_row;
     }
     if (log)
         Log::msg(Level::warn, "OTLP push failed; the next push sends the full state again",

@@ -18,6 +18,7 @@
 
 #include "core/result.h"
 #include "metrics_registry.h"
+#include "otlp/otlp_http.h"
 #include "otlp/otlp_mapping.h"
 #include "otlp/otlp_options.h"
 
@@ -61,8 +62,7 @@ class OtlpExporter {
     OtlpOptions cfg_;
     bool changed_ = false, stopping_ = false;
     Counters counters_;
-    uint64_t failures_in_a_row_ = 0;
-    std::chrono::steady_clock::time_point last_failure_log_{};
+    OtlpFailureLogGate failures_;
     std::thread thread_;
 };
 

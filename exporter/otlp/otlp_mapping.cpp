@@ -171,21 +171,29 @@ class Mapper {
 
 } // namespace
 
+void otlp_fill_resource(otlp_pb::resource::v1::Resource* out, const OtlpResourceInfo& info) {
+    auto* attrs = out->mutable_attributes();
+    set_string(attrs->Add(), "service.name", info.service_name);
+    if (!info.service_version.empty())
+        set_string(attrs->Add(), "service.version", info.service_version);
+    if (!info.host_name.empty())
+        set_string(attrs->Add(), "host.name", info.host_name);
+}
+
+void otlp_fill_scope(otlp_pb::common::v1::InstrumentationScope* out, const OtlpResourceInfo& info) {
+    out->set_name("traceiface");
+    out->set_version(info.service_version);
+}
+
 otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest
 to_otlp_request(const std::vector<MetricFamily>& families, const ExemplarTable* ex,
                 const OtlpResourceInfo& resource, uint64_t start_ns, uint64_t now_ns,
                 OtlpMappingStats* stats) {
     otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest req;
     auto* rm = req.add_resource_metrics();
-    auto* attrs = rm->mutable_resource()->mutable_attributes();
-    set_string(attrs->Add(), "service.name", resource.service_name);
-    if (!resource.service_version.empty())
-        set_string(attrs->Add(), "service.version", resource.service_version);
-    if (!resource.host_name.empty())
-        set_string(attrs->Add(), "host.name", resource.host_name);
+    otlp_fill_resource(rm->mutable_resource(), resource);
     auto* sm = rm->add_scope_metrics();
-    sm->mutable_scope()->set_name("traceiface");
-    sm->mutable_scope()->set_version(resource.service_version);
+    otlp_fill_scope(sm->mutable_scope(), resource);
 
     Mapper mapper(ex, start_ns, now_ns);
     uint64_t skipped = 0;

@@ -39,6 +39,11 @@ struct OtlpMappingStats {
     uint64_t skipped_families = 0; // types OTLP gets no mapping for here (summaries)
 };
 
+// What every OTLP request of traceiface starts with: the resource (service.name,
+// service.version, host.name) and the instrumentation scope "traceiface" (with the version).
+void otlp_fill_resource(otlp_pb::resource::v1::Resource* out, const OtlpResourceInfo& info);
+void otlp_fill_scope(otlp_pb::common::v1::InstrumentationScope* out, const OtlpResourceInfo& info);
+
 // `ex` may be null. Times are Unix nanoseconds; `now_ns` stamps points without a timestamp.
 otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest
 to_otlp_request(const std::vector<prometheus::MetricFamily>& families, const ExemplarTable* ex,

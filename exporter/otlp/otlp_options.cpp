@@ -8,7 +8,6 @@ namespace tif {
 
 namespace {
 constexpr uint64_t SECOND_NS = 1'000'000'000;
-constexpr std::string_view METRICS_PATH = "/v1/metrics";
 
 // A header name is an HTTP token; a value may not break the request line it is written into.
 bool header_name_ok(std::string_view n) {
@@ -28,7 +27,7 @@ bool header_value_ok(std::string_view v) {
 }
 } // namespace
 
-Result<OtlpTarget> parse_otlp_endpoint(std::string_view url) {
+Result<OtlpTarget> parse_otlp_endpoint(std::string_view url, std::string_view signal_path) {
     const auto bad = [&] {
         return Error{EINVAL, "--otlp.endpoint: expected http(s)://HOST:PORT[/PREFIX] such as "
                              "http://collector:4318, or \"\" for none: \"" +
@@ -45,8 +44,17 @@ Result<OtlpTarget> parse_otlp_endpoint(std::string_view url) {
     std::string prefix = slash == std::string_view::npos ? "" : std::string(url.substr(slash));
     while (!prefix.empty() && prefix.back() == '/')
         prefix.pop_back();
-    t.path = prefix.ends_with(METRICS_PATH) ? prefix : prefix + std::string(METRICS_PATH);
+    for (std::string_view p : {OTLP_METRICS_PATH, OTLP_LOGS_PATH})
+        if (prefix.ends_with(p)) {
+            prefix.resize(prefix.size() - p.size());
+            break;
+        }
+    t.path = prefix + std::string(signal_path);
     return t;
+}
+
+bool is_otlp_bool_flag(std::string_view name) {
+    return name == "--otlp.logs";
 }
 
 void add_otlp_flags(FlagMap& flags, OtlpOptions& o) {
@@ -81,16 +89,24 @@ void add_otlp_flags(FlagMap& flags, OtlpOptions& o) {
         }
         return Ok{};
     };
+    flags["--otlp.logs"] = [&o](std::string_view v) -> Status {
+        if (v != "true" && v != "false")
+            return Error{EINVAL, "--otlp.logs: true or false: \"" + std::string(v) + "\""};
+        o.logs = v == "true";
+        return Ok{};
+    };
 }
 
 std::string otlp_usage() {
-    return "\nOpenTelemetry (OTLP) metrics push:\n"
+    return "\nOpenTelemetry (OTLP) metrics push and log export:\n"
            "  --otlp.endpoint=URL             also push every metric as OTLP/HTTP protobuf to\n"
            "                                  URL/v1/metrics, e.g. http://collector:4318\n"
            "                                  (default: off)\n"
            "  --otlp.interval=DUR             push this often, 1s to 1h (default 30s)\n"
            "  --otlp.header=NAME=VALUE        an HTTP header on every push, e.g.\n"
-           "                                  Authorization=Bearer ...; repeatable\n";
+           "                                  Authorization=Bearer ...; repeatable\n"
+           "  --otlp.logs                     also send every event line as an OTLP log record\n"
+           "                                  to URL/v1/logs, with its trace id (default off)\n";
 }
 
 } // namespace tif

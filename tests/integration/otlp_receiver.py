@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Stand-in OTLP/HTTP receiver and a decoder for what it received (otlp_export_test.sh).
+"""Stand-in OTLP/HTTP receiver and a decoder for what it received (otlp_export_test.sh,
+otlp_logs_test.sh).
 
-  serve DIR PORT        records each POST as DIR/NNNNNN.bin (body) and .json (path, headers);
-                        answers 200 with an empty ExportMetricsServiceResponse, or as the
-                        file DIR/answer says (answer_of)
+  serve DIR PORT        records each POST (/v1/metrics, /v1/logs, any path) as DIR/NNNNNN.bin
+                        (body) and .json (path, headers); answers 200 with an empty
+                        Export*ServiceResponse, or as the file DIR/answer says (answer_of)
   metric FILE NAME      prints the named metric of a recorded body as JSON
-  resource FILE         prints the resource attributes of a recorded body as JSON
+  resource FILE         prints the resource attributes of a recorded body (metrics or logs)
+  logs DIR              prints every LogRecord of DIR's /v1/logs bodies, in the order they
+                        came, as JSON lines (log_record_json)
 
 Decoding goes through `protoc --decode_raw`, which knows no schema: it prints field numbers,
 and the numbers below are the published OTLP ones (opentelemetry-proto metrics/v1, common/v1,
-resource/v1, collector/metrics/v1), not traceiface's .proto files. decode_raw guesses whether
+resource/v1, collector/metrics/v1, logs/v1, collector/logs/v1), not traceiface's .proto
+files. decode_raw guesses whether
 a length-delimited field is a string or a message; the guess is undone by encoding the
 printed fields again (as_bytes), so a trace id that happens to parse as a message still comes
 back as its 16 bytes, and the whole body must encode back to itself. (Ids whose first byte is
@@ -24,12 +28,19 @@ import subprocess
 import sys
 
 
-def answer_of(out_dir):
+def answer_of(out_dir, path="/v1/metrics"):
     """DIR/answer, if there, says how to answer: "503" (that status), or "partial N" (200 with
-    ExportMetricsServiceResponse.partial_success(1).rejected_data_points(1) = N)."""
-    try:
-        words = open(os.path.join(out_dir, "answer")).read().split()
-    except FileNotFoundError:
+    Export{Metrics,Logs}ServiceResponse.partial_success(1).rejected_{data_points,log_records}(1)
+    = N: the same bytes for both). DIR/answer.logs, if there, is for /v1/logs instead."""
+    names = ["answer.logs", "answer"] if path.endswith("/v1/logs") else ["answer"]
+    words = None
+    for name in names:
+        try:
+            words = open(os.path.join(out_dir, name)).read().split()
+            break
+        except FileNotFoundError:
+            pass
+    if not words:
         return 200, b""
     if words[0] == "partial":
         inner = bytes([0x08]) + _varint(int(words[1]))
@@ -54,7 +65,7 @@ def serve(out_dir, port):
                 f.write(body)
             os.rename(base + ".json.tmp", base + ".json")
             os.rename(base + ".bin.tmp", base + ".bin")  # last: a .bin is complete
-            status, answer = answer_of(out_dir)
+            status, answer = answer_of(out_dir, self.path)
             self.send_response(status)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", str(len(answer)))
@@ -281,6 +292,45 @@ def metric_json(m):
     return out
 
 
+def log_record_json(r):  # logs.v1.LogRecord
+    r = as_msg(r)
+    out = {"attributes": attributes(get(r, 6))}
+    for num, key in ((1, "time_unix_nano"), (11, "observed_time_unix_nano")):
+        out[key] = one(r, num)[2] if one(r, num) else 0
+    out["severity_number"] = one(r, 2)[2] if one(r, 2) else 0
+    for num, key in ((3, "severity_text"), (12, "event_name")):
+        out[key] = as_bytes(one(r, num)).decode() if one(r, num) else ""
+    body = one(r, 5)
+    out["body"] = any_value(as_msg(body)) if body else None
+    for num, key in ((9, "trace_id"), (10, "span_id")):
+        out[key] = as_bytes(one(r, num)).hex() if one(r, num) else ""
+    return out
+
+
+def log_records(req):
+    # ExportLogsServiceRequest.resource_logs(1) -> ResourceLogs.scope_logs(2)
+    # -> ScopeLogs.log_records(2); the scope's name is InstrumentationScope.name(1)
+    for rl in get(req, 1):
+        for sl in get(as_msg(rl), 2):
+            sl = as_msg(sl)
+            scope = as_bytes(one(as_msg(one(sl, 1)), 1)).decode() if one(sl, 1) else ""
+            for r in get(sl, 2):
+                yield scope, r
+
+
+def logs_of_dir(out_dir):
+    for f in sorted(os.listdir(out_dir)):
+        if not f.endswith(".bin"):
+            continue
+        meta = json.load(open(os.path.join(out_dir, f[:-4] + ".json")))
+        if not meta["path"].endswith("/v1/logs"):
+            continue
+        for scope, r in log_records(decode_raw(os.path.join(out_dir, f))):
+            out = log_record_json(r)
+            out.update(scope=scope, file=f)
+            yield out
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -295,6 +345,9 @@ def main():
         # ResourceMetrics.resource(1) -> Resource.attributes(1)
         rm = as_msg(get(req, 1)[0])
         print(json.dumps(attributes(get(as_msg(one(rm, 1, (1, "msg", []))), 1))))
+    elif cmd == "logs":
+        for r in logs_of_dir(sys.argv[2]):
+            print(json.dumps(r))
     elif cmd == "names":
         print(json.dumps([as_bytes(one(m, 1)).decode() for m in metrics(decode_raw(sys.argv[2]))]))
     else:

@@ -14,6 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 source "$here/retransmit_lib.sh"
+source "$here/otlp_lib.sh"
 
 tif_require_root_bpf
 tif_require_cmd protoc python3 curl iperf3 jq
@@ -22,18 +23,6 @@ tool=$TIF_BUILD_DIR/tests/span_client_tool
 recv_py=$here/otlp_receiver.py
 decode() { timeout 30 python3 "$recv_py" "$@"; }
 
-# start_receiver DIR PORT: sets RECV_PID once the port listens.
-start_receiver() {
-    mkdir -p "$1"
-    python3 "$recv_py" serve "$1" "$2" >"$1.log" 2>&1 &
-    RECV_PID=$!
-    tif_cleanup_push "tif_kill_wait $RECV_PID 2"
-    for _ in $(seq 50); do
-        ss -Hltn "sport = :$2" | grep -q . && return 0
-        sleep 0.1
-    done
-    tif_fail "receiver on port $2 did not start: $(cat "$1.log")"
-}
 bodies() { find "$1" -name '*.bin' | wc -l; }
 latest() { find "$1" -name '*.bin' | sort | tail -n1; }
 # wait_bodies DIR N SECS: until DIR holds at least N bodies.
